@@ -1,0 +1,3 @@
+module github.com/petrelmq/petrel
+
+go 1.26.8
