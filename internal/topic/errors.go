@@ -62,6 +62,6 @@ var (
 	errFilterPlus    = &RuleError{ErrInvalidFilter, "MQTT-4.7.1-3", "'+' must occupy an entire level of the filter"}
 
 	errShareNameEmpty = &RuleError{ErrInvalidShare, "MQTT-4.8.2-1", "share name is empty"}
-	errShareNameChars = &RuleError{ErrInvalidShare, "MQTT-4.8.2-2", "share name contains '+' or '#'"}
+	errShareNameChars = &RuleError{ErrInvalidShare, "MQTT-4.8.2-2", "share name contains '/', '+' or '#'"}
 	errShareNoFilter  = &RuleError{ErrInvalidShare, "MQTT-4.8.2-2", "share name must be followed by '/' and a topic filter"}
 )

@@ -97,21 +97,11 @@ func ParseShared(s string) (shareName, filter string, shared bool, err error) {
 		return "", "", true, errFilterTooLong // [MQTT-4.7.3-3]
 	}
 	shareName, filter, ok = strings.Cut(rest, "/")
-	if shareName == "" {
-		return "", "", true, errShareNameEmpty // [MQTT-4.8.2-1]
+	if err := validateShareName(shareName); err != nil {
+		return "", "", true, err
 	}
 	if !ok {
 		return "", "", true, errShareNoFilter // [MQTT-4.8.2-2]
-	}
-	// Cut consumed the first '/', so the share name cannot contain one.
-	if strings.ContainsAny(shareName, "+#") {
-		return "", "", true, errShareNameChars // [MQTT-4.8.2-2]
-	}
-	if strings.IndexByte(shareName, 0) >= 0 {
-		return "", "", true, errFilterNUL // [MQTT-4.7.3-2]
-	}
-	if !utf8.ValidString(shareName) {
-		return "", "", true, errFilterUTF8 // [MQTT-1.5.4-1]
 	}
 	if filter == "" {
 		return "", "", true, errShareNoFilter // [MQTT-4.8.2-2]
