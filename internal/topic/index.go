@@ -14,71 +14,17 @@ type index struct {
 	root  node
 }
 
-// node is a trie level. Its children are keyed by level text; '+' and '#'
-// have fields of their own because every walk consults them.
+// node is a trie level. '+' and '#' have fields of their own because every
+// walk consults them.
 type node struct {
-	kids   []kid            // while there are few children: a scan beats hashing
-	bigger map[string]*node // replaces kids once there are many
-	plus   *node
-	hash   *subscribers // filters ending in '#' at this level
-	here   *subscribers // filters ending at this node
-}
-
-type kid struct {
-	level string
-	node  *node
-}
-
-// mapAbove is the child count past which a node switches to a map.
-const mapAbove = 8
-
-func (n *node) child(level string) *node {
-	if n.bigger != nil {
-		return n.bigger[level]
-	}
-	for i := range n.kids {
-		if n.kids[i].level == level {
-			return n.kids[i].node
-		}
-	}
-	return nil
-}
-
-func (n *node) addChild(level string) *node {
-	c := &node{}
-	if n.bigger == nil && len(n.kids) < mapAbove {
-		n.kids = append(n.kids, kid{level, c})
-		return c
-	}
-	if n.bigger == nil {
-		n.bigger = make(map[string]*node, 2*mapAbove)
-		for _, k := range n.kids {
-			n.bigger[k.level] = k.node
-		}
-		n.kids = nil
-	}
-	n.bigger[level] = c
-	return c
-}
-
-func (n *node) removeChild(level string) {
-	if n.bigger != nil {
-		delete(n.bigger, level)
-		return
-	}
-	for i := range n.kids {
-		if n.kids[i].level == level {
-			last := len(n.kids) - 1
-			n.kids[i] = n.kids[last]
-			n.kids[last] = kid{}
-			n.kids = n.kids[:last]
-			return
-		}
-	}
+	children[node]
+	plus *node
+	hash *subscribers // filters ending in '#' at this level
+	here *subscribers // filters ending at this node
 }
 
 func (n *node) empty() bool {
-	return len(n.kids) == 0 && len(n.bigger) == 0 && n.plus == nil && n.hash == nil && n.here == nil
+	return n.children.len() == 0 && n.plus == nil && n.hash == nil && n.here == nil
 }
 
 func isWildcard(filter string) bool {
@@ -109,7 +55,7 @@ func (ix *index) lookup(filter string) *subscribers {
 		case level == "+":
 			n = n.plus
 		default:
-			n = n.child(level)
+			n = n.get(level)
 		}
 		if n == nil {
 			return nil
@@ -149,9 +95,10 @@ func (ix *index) create(key string) *subscribers {
 			}
 			n = n.plus
 		default:
-			c := n.child(level)
+			c := n.get(level)
 			if c == nil {
-				c = n.addChild(level)
+				c = &node{}
+				n.add(level, c)
 			}
 			n = c
 		}
@@ -191,7 +138,7 @@ func (ix *index) prune(filter string) {
 		if level == "+" {
 			n = n.plus
 		} else {
-			n = n.child(level)
+			n = n.get(level)
 		}
 		if n == nil {
 			return
@@ -204,7 +151,7 @@ func (ix *index) prune(filter string) {
 		p := path[i]
 		c := p.parent.plus
 		if p.level != "+" {
-			c = p.parent.child(p.level)
+			c = p.parent.get(p.level)
 		}
 		if !c.empty() {
 			return
@@ -212,7 +159,7 @@ func (ix *index) prune(filter string) {
 		if p.level == "+" {
 			p.parent.plus = nil
 		} else {
-			p.parent.removeChild(p.level)
+			p.parent.remove(p.level)
 		}
 	}
 }
@@ -238,7 +185,7 @@ func (ix *index) match(topic string, r *Result) {
 		}
 	}
 	// [MQTT-4.7.3-4] Levels are compared as bytes, without normalisation.
-	if c := ix.root.child(level); c != nil {
+	if c := ix.root.get(level); c != nil {
 		c.match(rest, more, r)
 	}
 }
@@ -257,7 +204,7 @@ func (n *node) match(rest string, more bool, r *Result) {
 		return
 	}
 	level, rest, more := nextLevel(rest)
-	if c := n.child(level); c != nil {
+	if c := n.get(level); c != nil {
 		c.match(rest, more, r)
 	}
 	if n.plus != nil {
