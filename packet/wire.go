@@ -60,7 +60,7 @@ func (c *cursor) varint(what string) (int, error) {
 
 // binary reads Binary Data: a two-byte length and that many bytes.
 func (c *cursor) binary(what string) ([]byte, error) {
-	n, err := c.uint16(what + " length")
+	n, err := c.uint16(what)
 	if err != nil {
 		return nil, err
 	}
