@@ -130,10 +130,10 @@ func (p *Subscribe) Decode(_ byte, body []byte, v Version) error {
 
 func (s *Subscription) setOptions(o byte, v Version) error {
 	s.QoS = QoS(o & 0x03)
-	if s.QoS > ExactlyOnce {
-		return malformed("subscription with QoS 3 (v5 [MQTT-3.8.3-5], v3.1.1 [MQTT-3-8.3-4])")
-	}
 	if v != V5 {
+		if s.QoS > ExactlyOnce {
+			return malformed("subscription with QoS 3 (v3.1.1 [MQTT-3-8.3-4])")
+		}
 		if o&^0x03 != 0 {
 			return malformed("reserved subscription option bits are set (v3.1.1 [MQTT-3-8.3-4])")
 		}
@@ -141,6 +141,10 @@ func (s *Subscription) setOptions(o byte, v Version) error {
 	}
 	if o&0xc0 != 0 {
 		return malformed("reserved subscription option bits are set (v5 [MQTT-3.8.3-5])")
+	}
+	if s.QoS > ExactlyOnce {
+		// Unlike 3.1.1, 5.0 makes this a Protocol Error, not a Malformed Packet.
+		return protocolError("subscription with Maximum QoS 3 (v5 §3.8.3.1)")
 	}
 	s.NoLocal = o&0x04 != 0
 	s.RetainAsPublished = o&0x08 != 0
