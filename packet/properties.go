@@ -1,5 +1,7 @@
 package packet
 
+import "strings"
+
 // UserProperty is one User Property: a name and value pair. The same name
 // may appear more than once, and order is kept.
 type UserProperty struct {
@@ -363,7 +365,10 @@ func (p *Properties) decodeOne(c *cursor, id PropertyID, owner propertyOwner) er
 	case PropContentType:
 		p.ContentType, err = c.string(name)
 	case PropResponseTopic:
-		p.ResponseTopic, err = c.string(name)
+		// A response is published to it, so it is a Topic Name.
+		if p.ResponseTopic, err = c.string(name); err == nil && strings.ContainsAny(p.ResponseTopic, "+#") {
+			err = errorf(TopicNameInvalid, "Response Topic %q contains a wildcard (v5 [MQTT-3.3.2-14])", p.ResponseTopic)
+		}
 	case PropCorrelationData:
 		p.CorrelationData, err = c.binary(name)
 	case PropSubscriptionIdentifier:
