@@ -31,9 +31,12 @@ var validReasons = [16]*reasonSet{
 		SharedSubscriptionsNotSupported, SubscriptionIdentifiersNotSupported, WildcardSubscriptionsNotSupported),
 	UNSUBACK: reasons(Success, NoSubscriptionExisted, UnspecifiedError, ImplementationSpecificError,
 		NotAuthorized, TopicFilterInvalid, PacketIdentifierInUse),
+	// Table 2-6 lists Bad authentication method for DISCONNECT (a failed
+	// re-authentication) although the table in section 3.14.2.1 leaves it
+	// out; a receiver accepts what either table allows.
 	DISCONNECT: reasons(NormalDisconnection, DisconnectWithWillMessage, UnspecifiedError, MalformedPacket,
 		ProtocolError, ImplementationSpecificError, NotAuthorized, ServerBusy, ServerShuttingDown,
-		KeepAliveTimeout, SessionTakenOver, TopicFilterInvalid, TopicNameInvalid, ReceiveMaximumExceeded,
+		BadAuthenticationMethod, KeepAliveTimeout, SessionTakenOver, TopicFilterInvalid, TopicNameInvalid, ReceiveMaximumExceeded,
 		TopicAliasInvalid, PacketTooLarge, MessageRateTooHigh, QuotaExceeded, AdministrativeAction,
 		PayloadFormatInvalid, RetainNotSupported, QoSNotSupported, UseAnotherServer, ServerMoved,
 		SharedSubscriptionsNotSupported, ConnectionRateExceeded, MaximumConnectTime,
