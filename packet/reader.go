@@ -9,6 +9,11 @@ import (
 // Decode decodes the packet at the start of b for protocol version v. It
 // returns the packet and the number of bytes it took; n == 0 with no error
 // means b does not yet hold the whole packet. The packet aliases b.
+//
+// When the body breaks a rule, p is still returned as far as it was
+// decoded, as ReadPacket does: a CONNECT with an unsupported protocol
+// level carries that level, so the server can refuse it in that level's
+// form.
 func Decode(b []byte, v Version) (p Packet, n int, err error) {
 	h, hn, err := ParseFixedHeader(b)
 	if err != nil || hn == 0 {
@@ -19,7 +24,7 @@ func Decode(b []byte, v Version) (p Packet, n int, err error) {
 	}
 	p = New(h.Type)
 	if err := p.Decode(h.Flags, b[hn:hn+h.Remaining:hn+h.Remaining], v); err != nil {
-		return nil, 0, err
+		return p, 0, err
 	}
 	return p, hn + h.Remaining, nil
 }
