@@ -31,6 +31,9 @@ func (p *Publish) Encode(dst []byte, v Version) ([]byte, error) {
 	if p.QoS > ExactlyOnce {
 		return dst, malformed("PUBLISH with QoS %d (v5 and v3.1.1 [MQTT-3.3.1-4])", p.QoS)
 	}
+	if p.Dup && p.QoS == AtMostOnce {
+		return dst, malformed("DUP set on a QoS 0 PUBLISH (v5 and v3.1.1 [MQTT-3.3.1-2])")
+	}
 	if err := checkLen(len(p.Topic), "topic name"); err != nil {
 		return dst, err
 	}
