@@ -1,0 +1,66 @@
+package session
+
+import (
+	"time"
+
+	"github.com/petrelmq/petrel/packet"
+)
+
+// Message is an application message inside the broker: immutable once
+// made, and shared by every session it is delivered to.
+type Message struct {
+	Topic   string
+	Payload []byte
+	QoS     packet.QoS // the QoS it was published with
+	Retain  bool
+	// Props holds the properties forwarded to subscribers: payload format,
+	// content type, response topic, correlation data and user properties.
+	// Message Expiry is carried by Expiry, not here; Topic Alias and
+	// Subscription Identifiers belong to each delivery.
+	Props packet.Properties
+	// Expiry is when the message expires; the zero time means never.
+	Expiry time.Time
+	// Publisher is the client id of the publishing client, "" for messages
+	// the broker makes itself; No Local compares against it.
+	Publisher string
+}
+
+// Expired reports whether the message's lifetime has ended at now.
+func (m *Message) Expired(now time.Time) bool {
+	return !m.Expiry.IsZero() && !now.Before(m.Expiry)
+}
+
+// RemainingExpiry is the Message Expiry Interval to send at now: the
+// received value minus the time the message waited, rounded up so a live
+// message never reads as 0 (v5 [MQTT-3.3.2-6]).
+func (m *Message) RemainingExpiry(now time.Time) (uint32, bool) {
+	if m.Expiry.IsZero() {
+		return 0, false
+	}
+	left := m.Expiry.Sub(now)
+	if left <= 0 {
+		return 0, true
+	}
+	return uint32((left + time.Second - 1) / time.Second), true
+}
+
+// Size is the memory the message's variable data takes, for queue limits.
+func (m *Message) Size() int {
+	return len(m.Topic) + len(m.Payload) + len(m.Props.ContentType) + len(m.Props.ResponseTopic) + len(m.Props.CorrelationData)
+}
+
+// Delivery is one message on its way to one session, with what differs
+// per subscriber.
+type Delivery struct {
+	Msg *Message
+	// QoS is the delivery QoS: the lower of the message's QoS and the
+	// subscription's (v5 and v3.1.1 §3.8.4).
+	QoS    packet.QoS
+	Retain bool
+	// SubscriptionIDs are the identifiers of the matching subscriptions (v5).
+	SubscriptionIDs []uint32
+	// Shared is the shared subscription ("$share/group/filter") the
+	// delivery came through, "" for an ordinary subscription: a member
+	// that leaves hands such deliveries on to another member.
+	Shared string
+}

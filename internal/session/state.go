@@ -1,0 +1,307 @@
+package session
+
+import (
+	"slices"
+	"time"
+
+	"github.com/petrelmq/petrel/packet"
+)
+
+// OverflowPolicy says what happens when a delivery would take a session's
+// queue past its limits.
+type OverflowPolicy byte
+
+// The overflow policies.
+const (
+	// DropOldest drops the oldest queued delivery to make room.
+	DropOldest OverflowPolicy = iota
+	// DropNewest drops the delivery that does not fit.
+	DropNewest
+	// Disconnect keeps the queue and asks the broker to disconnect the
+	// client (a slow consumer) while keeping its session.
+	Disconnect
+)
+
+// Limits bound one session's outbound state.
+type Limits struct {
+	// MaxInflight is the outbound window: QoS 1 and 2 messages sent and not
+	// yet acknowledged. The broker sets it to the lower of its own limit and
+	// the client's Receive Maximum (v5 [MQTT-3.3.4-9]). 0 means 65,535.
+	MaxInflight int
+	// MaxQueued and MaxQueuedBytes bound the deliveries waiting to be sent;
+	// 0 means no limit.
+	MaxQueued      int
+	MaxQueuedBytes int
+	Overflow       OverflowPolicy
+}
+
+// Subscription is one of the session's subscriptions, keyed by its filter
+// as the client sent it ("$share/g/f" included).
+type Subscription struct {
+	packet.Subscription
+	Identifier uint32
+}
+
+// Phase is where an outbound QoS 1 or 2 message stands.
+type Phase byte
+
+// The phases of an in-flight message.
+const (
+	AwaitPuback  Phase = iota + 1 // QoS 1 PUBLISH sent
+	AwaitPubrec                   // QoS 2 PUBLISH sent
+	AwaitPubcomp                  // QoS 2 PUBREL sent
+)
+
+// Inflight is an outbound QoS 1 or 2 message sent and not yet acknowledged.
+type Inflight struct {
+	PacketID uint16
+	Phase    Phase
+	Delivery
+	seq uint64
+}
+
+// Enqueued says what Enqueue did.
+type Enqueued byte
+
+// The outcomes of Enqueue.
+const (
+	Queued        Enqueued = iota // queued, nothing dropped
+	DroppedOldest                 // queued after dropping the oldest delivery
+	DroppedNewest                 // not queued: the queue is full
+	Overflowed                    // not queued; the policy says disconnect
+)
+
+// State is one client's session state. It is not safe for concurrent use.
+type State struct {
+	ClientID      string
+	Limits        Limits
+	Subscriptions map[string]Subscription
+
+	queue    queue
+	inflight map[uint16]*Inflight
+	seq      uint64
+	nextPID  uint16
+	// inboundQoS2 holds the packet ids of QoS 2 PUBLISHes received and
+	// answered with PUBREC, until their PUBREL (v5 [MQTT-4.3.3-9]).
+	inboundQoS2 map[uint16]struct{}
+}
+
+// New returns an empty session for clientID.
+func New(clientID string, limits Limits) *State {
+	return &State{
+		ClientID:      clientID,
+		Limits:        limits,
+		Subscriptions: map[string]Subscription{},
+		inflight:      map[uint16]*Inflight{},
+		inboundQoS2:   map[uint16]struct{}{},
+	}
+}
+
+// Queued is the number of deliveries waiting to be sent.
+func (s *State) Queued() int { return s.queue.len() }
+
+// QueuedBytes is the size of the messages waiting to be sent.
+func (s *State) QueuedBytes() int { return s.queue.bytes }
+
+// InflightCount is the number of messages sent and not yet acknowledged.
+func (s *State) InflightCount() int { return len(s.inflight) }
+
+func (s *State) full(extra int) bool {
+	l := s.Limits
+	return (l.MaxQueued > 0 && s.queue.len()+1 > l.MaxQueued) ||
+		(l.MaxQueuedBytes > 0 && s.queue.bytes+extra > l.MaxQueuedBytes && s.queue.len() > 0)
+}
+
+// Enqueue adds a delivery to the end of the queue, applying the overflow
+// policy when the queue is full.
+func (s *State) Enqueue(d Delivery) Enqueued {
+	if !s.full(d.Msg.Size()) {
+		s.queue.push(d)
+		return Queued
+	}
+	switch s.Limits.Overflow {
+	case DropOldest:
+		for s.queue.len() > 0 && s.full(d.Msg.Size()) {
+			s.queue.pop()
+		}
+		s.queue.push(d)
+		return DroppedOldest
+	case DropNewest:
+		return DroppedNewest
+	}
+	return Overflowed
+}
+
+func (s *State) window() int {
+	if s.Limits.MaxInflight <= 0 {
+		return 65535
+	}
+	return s.Limits.MaxInflight
+}
+
+// Next takes the next delivery to send, if the in-flight window allows it.
+// For QoS 1 and 2 it allocates a packet id and records the message as in
+// flight. Expired messages are discarded on the way (v5 [MQTT-3.3.2-5]);
+// expired counts them.
+func (s *State) Next(now time.Time) (d Delivery, pid uint16, expired int, ok bool) {
+	for {
+		head, ok := s.queue.peek()
+		if !ok {
+			return Delivery{}, 0, expired, false
+		}
+		if head.Msg.Expired(now) {
+			s.queue.pop()
+			expired++
+			continue
+		}
+		if head.QoS > packet.AtMostOnce && len(s.inflight) >= s.window() {
+			return Delivery{}, 0, expired, false
+		}
+		s.queue.pop()
+		if head.QoS == packet.AtMostOnce {
+			return head, 0, expired, true
+		}
+		pid = s.allocatePID()
+		s.seq++
+		phase := AwaitPuback
+		if head.QoS == packet.ExactlyOnce {
+			phase = AwaitPubrec
+		}
+		s.inflight[pid] = &Inflight{PacketID: pid, Phase: phase, Delivery: head, seq: s.seq}
+		return head, pid, expired, true
+	}
+}
+
+// allocatePID returns the next packet id not in flight. The window is at
+// most 65,535, so one is always free when Next calls it.
+func (s *State) allocatePID() uint16 {
+	for {
+		s.nextPID++
+		if s.nextPID == 0 {
+			s.nextPID = 1
+		}
+		if _, used := s.inflight[s.nextPID]; !used {
+			return s.nextPID
+		}
+	}
+}
+
+// Puback completes a QoS 1 delivery. It reports false for a packet id that
+// is not awaiting PUBACK, which the broker ignores.
+func (s *State) Puback(pid uint16) bool {
+	f, ok := s.inflight[pid]
+	if !ok || f.Phase != AwaitPuback {
+		return false
+	}
+	delete(s.inflight, pid)
+	return true
+}
+
+// Pubrec moves a QoS 2 delivery to its PUBREL phase. sendPubrel says
+// whether to answer with PUBREL; found is false for a packet id not in
+// flight (answer PUBREL with Packet Identifier Not Found in 5.0). A PUBREC
+// with a failure code ends the delivery without PUBREL (v5 §4.3.3).
+func (s *State) Pubrec(pid uint16, code packet.ReasonCode) (sendPubrel, found bool) {
+	f, ok := s.inflight[pid]
+	if !ok {
+		return true, false
+	}
+	switch f.Phase {
+	case AwaitPubrec:
+		if code.IsError() {
+			delete(s.inflight, pid)
+			return false, true
+		}
+		f.Phase = AwaitPubcomp
+		// The message is delivered; only the packet id stays in use.
+		f.Delivery = Delivery{}
+		return true, true
+	case AwaitPubcomp:
+		return true, true
+	}
+	return false, false
+}
+
+// Pubcomp completes a QoS 2 delivery.
+func (s *State) Pubcomp(pid uint16) bool {
+	f, ok := s.inflight[pid]
+	if !ok || f.Phase != AwaitPubcomp {
+		return false
+	}
+	delete(s.inflight, pid)
+	return true
+}
+
+// Resend lists the in-flight messages in the order they were first sent,
+// for a resumed session to send again: PUBLISH with DUP for those awaiting
+// PUBACK or PUBREC, PUBREL for those awaiting PUBCOMP (v5 [MQTT-4.4.0-1],
+// v3.1.1 [MQTT-4.4.0-1]).
+func (s *State) Resend() []*Inflight {
+	out := make([]*Inflight, 0, len(s.inflight))
+	for _, f := range s.inflight {
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b *Inflight) int {
+		switch {
+		case a.seq < b.seq:
+			return -1
+		case a.seq > b.seq:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// TakeUnacknowledged removes and returns the in-flight QoS 1 messages and
+// the queued deliveries, for a shared subscription's member that leaves:
+// the broker gives them to another member (v5 [MQTT-4.8.2-5]). QoS 2
+// messages already sent stay, as the specification requires.
+func (s *State) TakeUnacknowledged(keep func(*Delivery) bool) []Delivery {
+	var out []Delivery
+	for _, f := range s.Resend() {
+		if f.Phase == AwaitPuback && !keep(&f.Delivery) {
+			out = append(out, f.Delivery)
+			delete(s.inflight, f.PacketID)
+		}
+	}
+	s.queue.removeFunc(func(d *Delivery) bool {
+		if keep(d) {
+			return false
+		}
+		out = append(out, *d)
+		return true
+	})
+	return out
+}
+
+// DropQoS0 discards queued QoS 0 deliveries, when a client goes offline
+// and the broker keeps no QoS 0 messages for offline sessions.
+func (s *State) DropQoS0() int {
+	return s.queue.removeFunc(func(d *Delivery) bool { return d.QoS == packet.AtMostOnce })
+}
+
+// ReceiveQoS2 records an inbound QoS 2 packet id. duplicate is true when
+// the id already awaits PUBREL: the sender resent the PUBLISH, which gets
+// PUBREC again but is not delivered twice (v5 [MQTT-4.3.3-10]).
+func (s *State) ReceiveQoS2(pid uint16) (duplicate bool) {
+	if _, ok := s.inboundQoS2[pid]; ok {
+		return true
+	}
+	s.inboundQoS2[pid] = struct{}{}
+	return false
+}
+
+// Release handles PUBREL: it frees the packet id and reports whether it
+// was awaiting release.
+func (s *State) Release(pid uint16) bool {
+	if _, ok := s.inboundQoS2[pid]; !ok {
+		return false
+	}
+	delete(s.inboundQoS2, pid)
+	return true
+}
+
+// InboundQoS2 is the number of QoS 2 messages received and not released:
+// they count against the broker's Receive Maximum.
+func (s *State) InboundQoS2() int { return len(s.inboundQoS2) }
