@@ -305,3 +305,9 @@ func (s *State) Release(pid uint16) bool {
 // InboundQoS2 is the number of QoS 2 messages received and not released:
 // they count against the broker's Receive Maximum.
 func (s *State) InboundQoS2() int { return len(s.inboundQoS2) }
+
+// Discard ends a delivery the broker could not send (too large for the
+// client, say) as if it had been acknowledged.
+func (s *State) Discard(pid uint16) {
+	delete(s.inflight, pid)
+}

@@ -1,0 +1,306 @@
+package broker
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/petrelmq/petrel/internal/session"
+	"github.com/petrelmq/petrel/internal/topic"
+	"github.com/petrelmq/petrel/packet"
+)
+
+// clientSession is a session as the broker holds it: the I/O-free state
+// plus its connection, expiry and will timers. mu guards every field and is
+// taken before a connection's output lock.
+type clientSession struct {
+	id string
+
+	mu      sync.Mutex
+	st      *session.State
+	conn    *conn // nil while the client is offline
+	version packet.Version
+	// expiry is how long the session outlives its connection.
+	expiry      time.Duration
+	expiryTimer *time.Timer
+	// pendingWill waits for willTimer: a will with a delay, published when
+	// the delay or the session ends, whichever comes first.
+	pendingWill *session.Message
+	willTimer   *time.Timer
+	// gone is set once the session has ended; deliveries to it are dropped.
+	gone bool
+	// online mirrors conn != nil for readers that take no lock: the shared
+	// subscription picker prefers online members.
+	online atomic.Bool
+}
+
+// attach binds a connection to the session for id, creating or resetting it
+// as Clean Start says. It returns the session, whether state was present,
+// and the connection it took the session from, if any.
+func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duration, limits session.Limits) (cs *clientSession, present bool, old *conn) {
+	s.sessionsMu.Lock()
+	defer s.sessionsMu.Unlock()
+	if v, ok := s.sessions.Load(id); ok {
+		cs = v.(*clientSession)
+		cs.mu.Lock()
+		old = cs.conn
+		cs.stopTimers()
+		if cleanStart {
+			s.unsubscribeAll(cs)
+			cs.st = session.New(id, limits)
+		} else {
+			present = true
+			cs.st.Limits = limits
+		}
+	} else {
+		cs = &clientSession{id: id, st: session.New(id, limits)}
+		cs.mu.Lock()
+		s.sessions.Store(id, cs)
+		s.stats.sessions.Add(1)
+	}
+	cs.conn = c
+	cs.online.Store(true)
+	s.stats.connected.Add(1)
+	cs.version = c.v
+	cs.expiry = expiry
+	c.sess = cs
+	cs.mu.Unlock()
+	return cs, present, old
+}
+
+func (cs *clientSession) stopTimers() {
+	if cs.expiryTimer != nil {
+		cs.expiryTimer.Stop()
+		cs.expiryTimer = nil
+	}
+	if cs.willTimer != nil {
+		// v5 [MQTT-3.1.3-9]: a new connection before the Will Delay ends
+		// means the will is not sent.
+		cs.willTimer.Stop()
+		cs.willTimer = nil
+		cs.pendingWill = nil
+	}
+}
+
+// resume sends what a resumed session owes its client: every in-flight
+// message again, PUBLISH with DUP or PUBREL (v5 and v3.1.1
+// [MQTT-4.4.0-1]), then what is queued. The caller holds cs.mu.
+func (cs *clientSession) resume(c *conn) {
+	now := time.Now()
+	c.omu.Lock()
+	for _, f := range cs.st.Resend() {
+		if f.Phase == session.AwaitPubcomp {
+			c.out, _ = (&packet.Pubrel{PacketID: f.PacketID}).Encode(c.out, c.v)
+			continue
+		}
+		c.appendPublish(&f.Delivery, f.PacketID, true, now)
+	}
+	c.omu.Unlock()
+	cs.pumpLocked(now)
+}
+
+// detach ends the connection's hold on its session when it closes:
+// it starts the session's expiry and the will's delay, or ends the
+// session at once.
+func (c *conn) detach() {
+	s := c.srv
+	cs := c.sess
+	cs.mu.Lock()
+	if cs.conn != c {
+		// Taken over: the session lives on with the new connection. The
+		// will goes out now unless it had a delay, which the new
+		// connection cancels (v5 [MQTT-3.1.3-9]).
+		cs.mu.Unlock()
+		s.stats.connected.Add(-1)
+		if c.will != nil && !c.normalClose && c.will.delay == 0 {
+			s.publishWill(c.will.msg)
+		}
+		s.log.Info("client disconnected", "client", c.client.ID, "reason", "session taken over")
+		return
+	}
+	cs.conn = nil
+	cs.online.Store(false)
+	s.stats.connected.Add(-1)
+	if !s.opts.QueueQoS0Offline {
+		s.stats.dropped.Add(int64(cs.st.DropQoS0()))
+	}
+	redistribute := cs.st.TakeUnacknowledged(func(d *session.Delivery) bool { return d.Shared == "" })
+	var w *will
+	if c.will != nil && !c.normalClose {
+		w = c.will
+	}
+	endNow := cs.expiry == 0
+	if !endNow && cs.expiry != neverExpires {
+		cs.expiryTimer = time.AfterFunc(cs.expiry, func() { s.expire(cs) })
+	}
+	if w != nil && !endNow && w.delay > 0 {
+		cs.pendingWill = w.msg
+		cs.willTimer = time.AfterFunc(min(w.delay, cs.expiry), func() {
+			cs.mu.Lock()
+			msg := cs.pendingWill
+			cs.pendingWill, cs.willTimer = nil, nil
+			cs.mu.Unlock()
+			if msg != nil {
+				s.publishWill(msg)
+			}
+		})
+		w = nil
+	}
+	cs.mu.Unlock()
+	s.log.Info("client disconnected", "client", c.client.ID, "clean", c.normalClose)
+	if w != nil {
+		s.publishWill(w.msg)
+	}
+	for i := range redistribute {
+		s.redeliverShared(&redistribute[i], cs.id)
+	}
+	if endNow {
+		s.endSession(cs)
+	}
+}
+
+// expire ends a session whose expiry interval passed while it was offline.
+func (s *Server) expire(cs *clientSession) {
+	cs.mu.Lock()
+	stale := cs.conn != nil || cs.expiryTimer == nil
+	cs.expiryTimer = nil
+	cs.mu.Unlock()
+	if !stale {
+		s.endSession(cs)
+	}
+}
+
+// endSession removes a session: its subscriptions leave the tree and a
+// pending will is published now ([MQTT-3.1.3-9]: the session ended first).
+func (s *Server) endSession(cs *clientSession) {
+	s.sessionsMu.Lock()
+	cs.mu.Lock()
+	if cs.conn != nil || cs.gone {
+		cs.mu.Unlock()
+		s.sessionsMu.Unlock()
+		return
+	}
+	cs.gone = true
+	pending := cs.pendingWill
+	cs.stopTimers()
+	s.unsubscribeAll(cs)
+	s.sessions.Delete(cs.id)
+	s.stats.sessions.Add(-1)
+	cs.mu.Unlock()
+	s.sessionsMu.Unlock()
+	if pending != nil {
+		s.publishWill(pending)
+	}
+}
+
+// unsubscribeAll removes every subscription of the session from the tree.
+// The caller holds cs.mu.
+func (s *Server) unsubscribeAll(cs *clientSession) {
+	for filter := range cs.st.Subscriptions {
+		share, f, _, _ := topic.ParseShared(filter)
+		if s.tree.Unsubscribe(cs.id, share, f) {
+			s.stats.subscriptions.Add(-1)
+		}
+	}
+	clear(cs.st.Subscriptions)
+}
+
+// deliver queues a delivery for the session and, if its client is online,
+// moves what the window allows onto the wire.
+func (s *Server) deliver(cs *clientSession, d session.Delivery) {
+	cs.mu.Lock()
+	if cs.gone || cs.conn == nil && d.QoS == packet.AtMostOnce && !s.opts.QueueQoS0Offline {
+		cs.mu.Unlock()
+		s.stats.dropped.Add(1)
+		return
+	}
+	var slow *conn
+	switch cs.st.Enqueue(d) {
+	case session.DroppedOldest, session.DroppedNewest:
+		s.stats.dropped.Add(1)
+	case session.Overflowed:
+		s.stats.dropped.Add(1)
+		slow = cs.conn
+	}
+	if cs.conn != nil {
+		cs.pumpLocked(time.Now())
+	}
+	cs.mu.Unlock()
+	if slow != nil {
+		s.log.Warn("disconnecting a slow consumer: its queue is full", "client", cs.id)
+		slow.disconnect(packet.QuotaExceeded, "")
+	}
+}
+
+// pumpLocked moves deliveries from the session queue to the connection's
+// output while the window and the output high-water mark allow. The caller
+// holds cs.mu.
+func (cs *clientSession) pumpLocked(now time.Time) {
+	c := cs.conn
+	if c == nil {
+		return
+	}
+	c.omu.Lock()
+	defer c.omu.Unlock()
+	if c.closed {
+		return
+	}
+	for len(c.out) < outHighWater {
+		d, pid, expired, ok := cs.st.Next(now)
+		c.srv.stats.expired.Add(int64(expired))
+		if !ok {
+			break
+		}
+		if !c.appendPublish(&d, pid, false, now) && pid != 0 {
+			// v5 [MQTT-3.1.2-25]: too large for the client; behave as if
+			// it had been sent and acknowledged.
+			cs.st.Discard(pid)
+		}
+	}
+	if len(c.out) >= outHighWater {
+		c.needPump = true
+	}
+	c.kickLocked()
+}
+
+// refill runs after a flush drained output the pump had left full.
+func (cs *clientSession) refill(c *conn) {
+	cs.mu.Lock()
+	if cs.conn == c {
+		cs.pumpLocked(time.Now())
+	}
+	cs.mu.Unlock()
+}
+
+func (cs *clientSession) puback(pid uint16) {
+	cs.mu.Lock()
+	if cs.st.Puback(pid) {
+		cs.pumpLocked(time.Now())
+	}
+	cs.mu.Unlock()
+}
+
+func (cs *clientSession) pubrec(c *conn, pid uint16, code packet.ReasonCode) {
+	cs.mu.Lock()
+	sendPubrel, found := cs.st.Pubrec(pid, code)
+	if !sendPubrel {
+		// A failure code ends the exchange and frees the window.
+		cs.pumpLocked(time.Now())
+	}
+	cs.mu.Unlock()
+	if sendPubrel {
+		rel := &packet.Pubrel{PacketID: pid}
+		if !found {
+			rel.ReasonCode = packet.PacketIdentifierNotFound
+		}
+		c.send(rel)
+	}
+}
+
+func (cs *clientSession) pubcomp(pid uint16) {
+	cs.mu.Lock()
+	if cs.st.Pubcomp(pid) {
+		cs.pumpLocked(time.Now())
+	}
+	cs.mu.Unlock()
+}

@@ -1,0 +1,342 @@
+package broker
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/petrelmq/petrel/packet"
+	"github.com/petrelmq/petrel/plugin"
+)
+
+const (
+	// readBufferSize is the bufio buffer each connection reads through.
+	readBufferSize = 4 << 10
+	// outHighWater is how much encoded output a connection may hold before
+	// the broker stops moving messages from the session queue to it: past
+	// it, a slow reader's messages wait in the bounded session queue.
+	outHighWater = 256 << 10
+	// keepSpare is the largest output buffer kept between writes; larger
+	// ones are dropped so an idle connection holds little memory.
+	keepSpare = 64 << 10
+	// writeTimeout bounds one write to a client; a client that does not
+	// read for this long is disconnected.
+	writeTimeout = 30 * time.Second
+)
+
+// errClientDisconnected ends the read loop after a DISCONNECT.
+var errClientDisconnected = errors.New("client sent DISCONNECT")
+
+// conn is one network connection and, after CONNECT, one client.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	lcfg   *Listener
+	r      *packet.Reader
+	v      packet.Version
+	client plugin.Client
+	sess   *clientSession
+
+	keepAlive time.Duration
+	// maxPacketSize and aliasMax are the client's limits towards it (v5).
+	maxPacketSize uint32
+	aliasMax      uint16
+	// outAliases are the topic aliases the broker has told the client;
+	// guarded by the session lock, under which publishes are encoded.
+	outAliases map[string]uint16
+	// inAliases are the client's topic aliases; used by the read loop only.
+	inAliases map[uint16]string
+	// will is this connection's will, published if it ends abnormally.
+	will *will
+	// normalClose is set when the client ends with a normal DISCONNECT:
+	// no will.
+	normalClose bool
+
+	omu      sync.Mutex
+	out      []byte
+	spare    []byte
+	flushing bool
+	closed   bool
+	needPump bool
+	enc      packet.Publish // reused to encode outbound PUBLISHes
+
+	pub packet.Publish // reused to decode inbound PUBLISHes
+}
+
+func newConn(s *Server, nc net.Conn, lcfg *Listener) *conn {
+	c := &conn{srv: s, nc: nc, lcfg: lcfg}
+	c.r = packet.NewReader(nc, readBufferSize)
+	c.r.MaxPacketSize = int(s.opts.MaxPacketSize)
+	c.client.RemoteAddr = nc.RemoteAddr()
+	c.client.Listener = lcfg.Name
+	return c
+}
+
+// serve runs the connection's read loop until it ends.
+func (c *conn) serve() {
+	defer c.srv.forget(c)
+	defer c.closeNow()
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ConnectTimeout))
+	h, body, err := c.r.ReadFrame()
+	if err != nil {
+		c.logReadError("before CONNECT", err)
+		return
+	}
+	if h.Type != packet.CONNECT {
+		// v5 and v3.1.1 [MQTT-3.1.0-1]: the first packet must be CONNECT.
+		c.srv.log.Info("first packet is not CONNECT; closing", "remote", c.client.RemoteAddr, "type", h.Type)
+		return
+	}
+	if !c.connect(body) {
+		return
+	}
+	defer c.detach()
+	for {
+		if c.keepAlive > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
+		} else {
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		h, body, err := c.r.ReadFrame()
+		if err == nil {
+			err = c.handle(h, body)
+		}
+		if err != nil {
+			c.endWith(err)
+			return
+		}
+	}
+}
+
+// endWith closes the connection for err, telling a v5 client why.
+func (c *conn) endWith(err error) {
+	if errors.Is(err, errClientDisconnected) {
+		return
+	}
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		// v5 [MQTT-3.1.2-22], v3.1.1 [MQTT-3.1.2-24]: 1.5 keep-alives
+		// without a packet end the connection.
+		c.srv.log.Info("keep-alive timeout", "client", c.client.ID, "remote", c.client.RemoteAddr)
+		c.disconnect(packet.KeepAliveTimeout, "")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
+		c.srv.log.Debug("connection closed", "client", c.client.ID, "remote", c.client.RemoteAddr)
+	default:
+		code := packet.CodeOf(err)
+		c.srv.log.Info("closing connection", "client", c.client.ID, "remote", c.client.RemoteAddr,
+			"reason", code.String(), "code", byte(code), "err", err)
+		c.disconnect(code, "")
+	}
+}
+
+func (c *conn) logReadError(when string, err error) {
+	if errors.Is(err, io.EOF) {
+		return
+	}
+	c.srv.log.Info("connection failed "+when, "remote", c.client.RemoteAddr, "err", err)
+}
+
+// handle dispatches one packet after CONNECT.
+func (c *conn) handle(h packet.FixedHeader, body []byte) error {
+	c.srv.stats.packetsReceived.Add(1)
+	switch h.Type {
+	case packet.PUBLISH:
+		if err := c.pub.Decode(h.Flags, body, c.v); err != nil {
+			return err
+		}
+		return c.handlePublish(&c.pub)
+	case packet.PUBACK:
+		var p packet.Puback
+		if err := p.Decode(h.Flags, body, c.v); err != nil {
+			return err
+		}
+		c.sess.puback(p.PacketID)
+	case packet.PUBREC:
+		var p packet.Pubrec
+		if err := p.Decode(h.Flags, body, c.v); err != nil {
+			return err
+		}
+		c.sess.pubrec(c, p.PacketID, p.ReasonCode)
+	case packet.PUBREL:
+		var p packet.Pubrel
+		if err := p.Decode(h.Flags, body, c.v); err != nil {
+			return err
+		}
+		c.handlePubrel(p.PacketID)
+	case packet.PUBCOMP:
+		var p packet.Pubcomp
+		if err := p.Decode(h.Flags, body, c.v); err != nil {
+			return err
+		}
+		c.sess.pubcomp(p.PacketID)
+	case packet.SUBSCRIBE:
+		var p packet.Subscribe
+		if err := p.Decode(h.Flags, body, c.v); err != nil {
+			return err
+		}
+		return c.handleSubscribe(&p)
+	case packet.UNSUBSCRIBE:
+		var p packet.Unsubscribe
+		if err := p.Decode(h.Flags, body, c.v); err != nil {
+			return err
+		}
+		c.handleUnsubscribe(&p)
+	case packet.PINGREQ:
+		c.send(&packet.Pingresp{})
+	case packet.DISCONNECT:
+		var p packet.Disconnect
+		if err := p.Decode(h.Flags, body, c.v); err != nil {
+			return err
+		}
+		return c.handleDisconnect(&p)
+	case packet.CONNECT:
+		// v5 [MQTT-3.1.0-2], v3.1.1 [MQTT-3.1.0-2]
+		return &packet.Error{Code: packet.ProtocolError, Reason: "second CONNECT (v5 and v3.1.1 [MQTT-3.1.0-2])"}
+	case packet.AUTH:
+		if c.v != packet.V5 {
+			return &packet.Error{Code: packet.MalformedPacket, Reason: "AUTH before MQTT 5"}
+		}
+		return &packet.Error{Code: packet.ProtocolError, Reason: "AUTH without an authentication method"}
+	default:
+		return &packet.Error{Code: packet.ProtocolError, Reason: h.Type.String() + " is sent only by a server"}
+	}
+	return nil
+}
+
+func (c *conn) handleDisconnect(p *packet.Disconnect) error {
+	if p.Props.HasSessionExpiry {
+		c.sess.mu.Lock()
+		wasZero := c.sess.expiry == 0
+		if wasZero && p.Props.SessionExpiry != 0 {
+			c.sess.mu.Unlock()
+			// v5 [MQTT-3.14.2-2]
+			return &packet.Error{Code: packet.ProtocolError, Reason: "DISCONNECT sets a Session Expiry Interval after CONNECT set 0 (v5 [MQTT-3.14.2-2])"}
+		}
+		c.sess.expiry = c.srv.sessionExpiry(p.Props.SessionExpiry)
+		c.sess.mu.Unlock()
+	}
+	// v5 §3.14.2.1: 0x04 asks for the will; every other reason drops it
+	// [MQTT-3.1.2-10].
+	c.normalClose = p.ReasonCode != packet.DisconnectWithWillMessage
+	return errClientDisconnected
+}
+
+// send encodes a packet to the client and schedules a write.
+func (c *conn) send(p packet.Packet) {
+	c.omu.Lock()
+	defer c.omu.Unlock()
+	if c.closed {
+		return
+	}
+	var err error
+	if c.out, err = p.Encode(c.out, c.v); err != nil {
+		c.srv.log.Error("cannot encode a packet to a client", "client", c.client.ID, "type", p.Type(), "err", err)
+		return
+	}
+	c.srv.stats.packetsSent.Add(1)
+	c.kickLocked()
+}
+
+// kickLocked starts a flush if output is waiting and none is running. No
+// goroutine waits on an idle connection: one is started when there is
+// something to write and ends when the buffer is empty.
+func (c *conn) kickLocked() {
+	if !c.flushing && !c.closed && len(c.out) > 0 {
+		c.flushing = true
+		go c.flush()
+	}
+}
+
+// flush writes pending output until none is left. Everything queued while
+// a write is under way goes out in the next write, so under load many
+// packets share one system call.
+func (c *conn) flush() {
+	for {
+		c.omu.Lock()
+		if c.closed || len(c.out) == 0 {
+			c.flushing = false
+			refill := c.needPump && !c.closed
+			c.needPump = false
+			c.omu.Unlock()
+			if refill && c.sess != nil {
+				c.sess.refill(c)
+			}
+			return
+		}
+		buf := c.out
+		c.out, c.spare = c.spare[:0], nil
+		c.omu.Unlock()
+		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, err := c.nc.Write(buf)
+		c.omu.Lock()
+		if cap(buf) <= keepSpare {
+			c.spare = buf[:0]
+		}
+		if err != nil {
+			c.flushing = false
+			c.closed = true
+			c.omu.Unlock()
+			c.nc.Close()
+			return
+		}
+		c.omu.Unlock()
+	}
+}
+
+// disconnect sends a v5 client DISCONNECT with code, then closes.
+func (c *conn) disconnect(code packet.ReasonCode, reference string) {
+	if c.v == packet.V5 && code.ValidFor(packet.DISCONNECT) {
+		d := &packet.Disconnect{ReasonCode: code}
+		d.Props.ServerReference = reference
+		c.omu.Lock()
+		if !c.closed {
+			c.out, _ = d.Encode(c.out, c.v)
+		}
+		c.omu.Unlock()
+	}
+	c.closeAfterWrite()
+}
+
+// closeAfterWrite writes what is pending, briefly, then closes.
+func (c *conn) closeAfterWrite() {
+	c.omu.Lock()
+	if c.closed {
+		c.omu.Unlock()
+		return
+	}
+	c.closed = true
+	buf := c.out
+	c.out = nil
+	c.omu.Unlock()
+	if len(buf) > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.nc.Write(buf)
+	}
+	c.nc.Close()
+}
+
+func (c *conn) closeNow() {
+	c.omu.Lock()
+	c.closed = true
+	c.omu.Unlock()
+	c.nc.Close()
+}
+
+// shutdown ends the connection because the server is stopping.
+func (c *conn) shutdown() {
+	code := packet.ServerShuttingDown
+	if c.srv.opts.ServerReference != "" {
+		code = packet.UseAnotherServer
+	}
+	c.disconnect(code, c.srv.opts.ServerReference)
+}
+
+// takenOver ends the connection because a new one took its session over
+// (v5 and v3.1.1 [MQTT-3.1.4-3]).
+func (c *conn) takenOver() {
+	c.disconnect(packet.SessionTakenOver, "")
+}

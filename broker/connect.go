@@ -1,0 +1,221 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/petrelmq/petrel/internal/session"
+	"github.com/petrelmq/petrel/packet"
+	"github.com/petrelmq/petrel/plugin"
+)
+
+// will is a will message waiting for its connection to end.
+type will struct {
+	msg   *session.Message
+	delay time.Duration
+}
+
+// refuse answers CONNECT with a failure and reports false.
+func (c *conn) refuse(code packet.ReasonCode, why string) bool {
+	c.srv.log.Info("connection refused", "client", c.client.ID, "remote", c.client.RemoteAddr,
+		"version", c.v.String(), "reason", code.String(), "detail", why)
+	ack := &packet.Connack{ReasonCode: code}
+	if c.v == packet.V5 && !code.ValidFor(packet.CONNACK) {
+		ack.ReasonCode = packet.UnspecifiedError
+	}
+	c.omu.Lock()
+	c.out, _ = ack.Encode(c.out, c.v)
+	c.omu.Unlock()
+	c.closeAfterWrite()
+	return false
+}
+
+// connect handles the CONNECT packet and reports whether the client is in.
+func (c *conn) connect(body []byte) bool {
+	s := c.srv
+	var p packet.Connect
+	err := p.Decode(0, body, 0)
+	c.v = p.Version
+	if err != nil {
+		code := packet.CodeOf(err)
+		switch {
+		case code == packet.UnsupportedProtocolVersion:
+			// v3.1.1 [MQTT-3.1.2-2]: answer with return code 1, in the form
+			// the client's level expects, then close.
+			if c.v != packet.V5 {
+				c.v = packet.V311
+			}
+			return c.refuse(code, err.Error())
+		case c.v == packet.V5:
+			return c.refuse(code, err.Error())
+		}
+		s.log.Info("malformed CONNECT; closing", "remote", c.client.RemoteAddr, "err", err)
+		return false
+	}
+	c.r.Version = c.v
+	c.client.Version = c.v
+	c.client.Username, c.client.HasUsername = strings.Clone(p.Username), p.HasUsername
+	cleanStart := p.CleanStart
+
+	id := strings.Clone(p.ClientID)
+	assigned := false
+	if id == "" {
+		switch {
+		case c.v == packet.V31:
+			return c.refuse(packet.ClientIdentifierNotValid, "MQTT 3.1 requires a client identifier")
+		case c.v == packet.V311 && !cleanStart:
+			// v3.1.1 [MQTT-3.1.3-8]
+			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier with Clean Session 0 (v3.1.1 [MQTT-3.1.3-8])")
+		}
+		id, assigned = newClientID(), true
+	}
+	c.client.ID = id
+
+	if p.Props.AuthMethod != "" {
+		return c.refuse(packet.BadAuthenticationMethod, "no enhanced authentication method is configured")
+	}
+	if !c.lcfg.AllowAnonymous && !p.HasUsername {
+		return c.refuse(packet.NotAuthorized, "anonymous clients are not allowed on listener "+c.lcfg.Name)
+	}
+	if a := s.opts.Authenticator; a != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.ConnectTimeout)
+		err := a.Authenticate(ctx, &c.client, plugin.Credentials{Password: p.Password, HasPassword: p.HasPassword})
+		cancel()
+		if err != nil {
+			code := packet.BadUserNameOrPassword
+			var rc packet.ReasonCode
+			if errors.As(err, &rc) {
+				code = rc
+			}
+			return c.refuse(code, err.Error())
+		}
+	}
+
+	if p.Will != nil {
+		w := p.Will
+		if byte(w.QoS) > s.opts.MaximumQoS {
+			return c.refuse(packet.QoSNotSupported, "will QoS above the server's maximum (v5 [MQTT-3.2.2-12])")
+		}
+		if w.Retain && s.opts.RetainDisabled {
+			return c.refuse(packet.RetainNotSupported, "will retain while retain is unavailable (v5 [MQTT-3.2.2-13])")
+		}
+		if !c.mayPublish(w.Topic) {
+			return c.refuse(packet.NotAuthorized, "not allowed to publish the will topic")
+		}
+		pub := packet.Publish{Topic: w.Topic, QoS: w.QoS, Retain: w.Retain, Payload: w.Payload, Props: w.Props}
+		c.will = &will{msg: s.newMessage(&pub, id, time.Now()), delay: time.Duration(w.Props.WillDelay) * time.Second}
+	}
+
+	keepAlive := p.KeepAlive
+	serverKeepAlive := false
+	if m := s.opts.MaxKeepAlive; m > 0 && (keepAlive == 0 || keepAlive > m) {
+		keepAlive, serverKeepAlive = m, true
+	}
+	c.keepAlive = time.Duration(keepAlive) * time.Second
+
+	expiry := time.Duration(0)
+	switch {
+	case c.v == packet.V5:
+		expiry = s.sessionExpiry(p.Props.SessionExpiry)
+	case !cleanStart:
+		expiry = s.opts.PersistentSessionExpiry
+		if expiry == 0 {
+			expiry = neverExpires
+		}
+	}
+	receiveMax := int(p.Props.ReceiveMaximum)
+	if receiveMax == 0 {
+		receiveMax = 65535
+	}
+	c.maxPacketSize = p.Props.MaximumPacketSize
+	c.aliasMax = p.Props.TopicAliasMaximum
+
+	limits := session.Limits{
+		MaxInflight:    min(s.opts.MaxInflight, receiveMax),
+		MaxQueued:      s.opts.MaxQueuedMessages,
+		MaxQueuedBytes: s.opts.MaxQueuedBytes,
+		Overflow:       s.opts.QueueOverflow,
+	}
+	cs, present, old := s.attach(c, id, cleanStart, expiry, limits)
+	if old != nil {
+		old.takenOver()
+	}
+
+	ack := &packet.Connack{SessionPresent: present, ReasonCode: packet.Success}
+	if c.v == packet.V5 {
+		pr := &ack.Props
+		if assigned {
+			pr.AssignedClientID = id
+		}
+		if serverKeepAlive {
+			pr.ServerKeepAlive, pr.HasServerKeepAlive = keepAlive, true
+		}
+		if s.opts.MaxSessionExpiry > 0 && p.Props.SessionExpiry > uint32(s.opts.MaxSessionExpiry/time.Second) {
+			pr.SessionExpiry, pr.HasSessionExpiry = uint32(s.opts.MaxSessionExpiry/time.Second), true
+		}
+		pr.ReceiveMaximum = s.opts.ReceiveMaximum
+		pr.MaximumPacketSize = s.opts.MaxPacketSize
+		pr.TopicAliasMaximum = uint16(s.opts.TopicAliasMaximum)
+		if s.opts.MaximumQoS < 2 {
+			pr.MaximumQoS, pr.HasMaximumQoS = s.opts.MaximumQoS, true
+		}
+		if s.opts.RetainDisabled {
+			pr.RetainAvailable, pr.HasRetainAvailable = 0, true
+		}
+		if s.opts.WildcardSubscriptionsDisabled {
+			pr.WildcardSubAvailable, pr.HasWildcardSubAvailable = 0, true
+		}
+		if s.opts.SubscriptionIdentifiersDisabled {
+			pr.SubIDAvailable, pr.HasSubIDAvailable = 0, true
+		}
+		if s.opts.SharedSubscriptionsDisabled {
+			pr.SharedSubAvailable, pr.HasSharedSubAvailable = 0, true
+		}
+		if p.Props.RequestResponseInfo == 1 && s.opts.ResponseInformation != "" {
+			pr.ResponseInfo = s.opts.ResponseInformation
+		}
+	}
+	s.log.Info("client connected", "client", id, "remote", c.client.RemoteAddr, "version", c.v.String(),
+		"clean_start", cleanStart, "session_present", present, "keep_alive", keepAlive)
+	cs.mu.Lock()
+	c.send(ack)
+	cs.resume(c)
+	cs.mu.Unlock()
+	return true
+}
+
+// neverExpires marks a session that outlives every disconnection.
+const neverExpires = time.Duration(math.MaxInt64)
+
+// sessionExpiry turns a v5 Session Expiry Interval into a duration,
+// applying the configured cap; 0xFFFFFFFF means never (v5 §3.1.2.11.2).
+func (s *Server) sessionExpiry(v uint32) time.Duration {
+	d := time.Duration(v) * time.Second
+	if v == math.MaxUint32 {
+		d = neverExpires
+	}
+	if m := s.opts.MaxSessionExpiry; m > 0 && d > m {
+		d = m
+	}
+	return d
+}
+
+func newClientID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "petrel-" + hex.EncodeToString(b[:])
+}
+
+// mayPublish applies the '$' rule and the Authorizer to a topic name.
+func (c *conn) mayPublish(topic string) bool {
+	if strings.HasPrefix(topic, "$") && !c.srv.opts.AllowDollarPublish {
+		return false
+	}
+	a := c.srv.opts.Authorizer
+	return a == nil || a.Authorize(&c.client, plugin.Publish, topic)
+}

@@ -1,0 +1,30 @@
+// Package broker is Petrel's embeddable MQTT server: Server, Options,
+// Serve and Shutdown; the connection lifecycle, CONNECT and session
+// takeover, delivery, retained messages, wills and the $SYS publisher.
+//
+// # Concurrency
+//
+// Each connection has one goroutine that reads and handles its packets.
+// Publishing runs on the publisher's goroutine: it matches the topic in the
+// subscription tree (which never waits for SUBSCRIBE, see internal/topic),
+// then hands each delivery to the subscriber's session under that session's
+// lock only, so no global lock sits on the publish path.
+//
+// Output is coalesced per connection: packets are encoded into one buffer
+// and a short-lived goroutine writes it when there is something to write,
+// taking everything that accumulated meanwhile in one system call. An idle
+// connection has no writer goroutine. A session moves messages from its
+// bounded queue into that buffer only while the in-flight window and the
+// buffer's high-water mark allow, so a slow subscriber's messages wait in
+// its own queue, under its overflow policy, and never block publishers or
+// other subscribers. Every drop is counted.
+//
+// Lock order: Server.sessionsMu, then clientSession.mu, then conn.omu.
+//
+// # Imports
+//
+// broker imports packet, plugin and Petrel's internal engine packages. It
+// never imports a store adapter, an authenticator implementation, the
+// cluster fabric or Prometheus: those implement interfaces declared here or
+// in plugin, and cmd wires them in.
+package broker

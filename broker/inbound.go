@@ -1,0 +1,246 @@
+package broker
+
+import (
+	"strings"
+	"time"
+
+	"github.com/petrelmq/petrel/internal/session"
+	"github.com/petrelmq/petrel/internal/topic"
+	"github.com/petrelmq/petrel/packet"
+	"github.com/petrelmq/petrel/plugin"
+)
+
+// handlePublish takes a PUBLISH from the client: topic alias, limits,
+// authorisation, QoS 2 duplicate detection, then routing and the answer.
+func (c *conn) handlePublish(p *packet.Publish) error {
+	s := c.srv
+	s.stats.received.Add(1)
+	if c.v == packet.V5 && p.Props.TopicAlias != 0 {
+		alias := p.Props.TopicAlias
+		if int(alias) > s.opts.TopicAliasMaximum {
+			// v5 [MQTT-3.3.2-9]
+			return &packet.Error{Code: packet.TopicAliasInvalid, Reason: "Topic Alias above the maximum (v5 [MQTT-3.3.2-9])"}
+		}
+		if p.Topic == "" {
+			t, ok := c.inAliases[alias]
+			if !ok {
+				return &packet.Error{Code: packet.ProtocolError, Reason: "Topic Alias not set by an earlier PUBLISH (v5 §3.3.2.3.4)"}
+			}
+			p.Topic = t
+		} else {
+			if c.inAliases == nil {
+				c.inAliases = map[uint16]string{}
+			}
+			c.inAliases[alias] = strings.Clone(p.Topic)
+		}
+	}
+	if byte(p.QoS) > s.opts.MaximumQoS {
+		// v5 [MQTT-3.2.2-11]
+		return &packet.Error{Code: packet.QoSNotSupported, Reason: "QoS above the server's Maximum QoS (v5 [MQTT-3.2.2-11])"}
+	}
+	if p.Retain && s.opts.RetainDisabled {
+		// v5 [MQTT-3.2.2-14]
+		return &packet.Error{Code: packet.RetainNotSupported, Reason: "RETAIN while Retain Available is 0 (v5 [MQTT-3.2.2-14])"}
+	}
+	if p.QoS == packet.ExactlyOnce {
+		c.sess.mu.Lock()
+		dup := c.sess.st.ReceiveQoS2(p.PacketID)
+		tooMany := c.sess.st.InboundQoS2() > int(s.opts.ReceiveMaximum)
+		c.sess.mu.Unlock()
+		if tooMany {
+			// v5 [MQTT-3.3.4-7]
+			return &packet.Error{Code: packet.ReceiveMaximumExceeded, Reason: "more unacknowledged QoS 2 PUBLISHes than Receive Maximum (v5 [MQTT-3.3.4-7])"}
+		}
+		if dup {
+			// v5 [MQTT-4.3.3-10]: the resent PUBLISH gets PUBREC again
+			// and is not delivered twice.
+			c.send(&packet.Pubrec{PacketID: p.PacketID})
+			return nil
+		}
+	}
+	code := packet.Success
+	if !c.mayPublish(p.Topic) {
+		s.log.Info("publish denied", "client", c.client.ID, "topic", p.Topic)
+		code = packet.NotAuthorized
+	} else if s.publish(s.newMessage(p, c.client.ID, time.Now())) == 0 && c.v == packet.V5 {
+		code = packet.NoMatchingSubscribers
+	}
+	if c.v != packet.V5 && code.IsError() {
+		// v3.1.1 [MQTT-3.3.5-2]: a refused PUBLISH is acknowledged as
+		// usual and discarded.
+		code = packet.Success
+	}
+	switch p.QoS {
+	case packet.AtLeastOnce:
+		c.send(&packet.Puback{PacketID: p.PacketID, ReasonCode: code})
+	case packet.ExactlyOnce:
+		if code.IsError() {
+			// A failed PUBREC ends the exchange: no PUBREL will follow.
+			c.sess.mu.Lock()
+			c.sess.st.Release(p.PacketID)
+			c.sess.mu.Unlock()
+		}
+		c.send(&packet.Pubrec{PacketID: p.PacketID, ReasonCode: code})
+	}
+	return nil
+}
+
+func (c *conn) handlePubrel(pid uint16) {
+	c.sess.mu.Lock()
+	found := c.sess.st.Release(pid)
+	c.sess.mu.Unlock()
+	comp := &packet.Pubcomp{PacketID: pid}
+	if !found {
+		comp.ReasonCode = packet.PacketIdentifierNotFound
+	}
+	c.send(comp)
+}
+
+// newMessage makes the broker's own copy of a PUBLISH: its fields alias a
+// read buffer, and the message outlives it.
+func (s *Server) newMessage(p *packet.Publish, publisher string, now time.Time) *session.Message {
+	own := p.Clone()
+	m := &session.Message{
+		Topic:     own.Topic,
+		Payload:   own.Payload,
+		QoS:       own.QoS,
+		Retain:    own.Retain,
+		Publisher: publisher,
+	}
+	pr := &own.Props
+	m.Props = packet.Properties{
+		PayloadFormat:   pr.PayloadFormat,
+		ContentType:     pr.ContentType,
+		ResponseTopic:   pr.ResponseTopic,
+		CorrelationData: pr.CorrelationData,
+		User:            pr.User,
+	}
+	if pr.HasMessageExpiry {
+		m.Expiry = now.Add(time.Duration(pr.MessageExpiry) * time.Second)
+	}
+	return m
+}
+
+func (c *conn) handleSubscribe(p *packet.Subscribe) error {
+	s := c.srv
+	cs := c.sess
+	var id uint32
+	if len(p.Props.SubscriptionIdentifiers) > 0 {
+		if s.opts.SubscriptionIdentifiersDisabled {
+			return &packet.Error{Code: packet.SubscriptionIdentifiersNotSupported, Reason: "Subscription Identifiers are not supported (v5 §3.8.2.1.2)"}
+		}
+		id = p.Props.SubscriptionIdentifiers[0]
+	}
+	ack := &packet.Suback{PacketID: p.PacketID, ReasonCodes: make([]packet.ReasonCode, len(p.Subscriptions))}
+	type retainedFor struct {
+		filter string
+		qos    packet.QoS
+	}
+	var sendRetained []retainedFor
+	cs.mu.Lock()
+	for i := range p.Subscriptions {
+		sub := p.Subscriptions[i]
+		sub.Filter = strings.Clone(sub.Filter)
+		code, existed := s.subscribe(c, cs, sub, id)
+		ack.ReasonCodes[i] = code
+		if code.IsError() {
+			continue
+		}
+		shared := strings.HasPrefix(sub.Filter, "$share/")
+		if !shared && !s.opts.RetainDisabled && (sub.RetainHandling == packet.SendRetained ||
+			sub.RetainHandling == packet.SendRetainedIfNew && !existed) {
+			sendRetained = append(sendRetained, retainedFor{sub.Filter, packet.QoS(code)})
+		}
+	}
+	c.send(ack)
+	now := time.Now()
+	var buf []*session.Message
+	for _, r := range sendRetained {
+		buf = s.retained.Match(r.filter, buf[:0])
+		for _, m := range buf {
+			if m.Expired(now) || !c.mayReceive(m.Topic) {
+				continue
+			}
+			d := session.Delivery{Msg: m, QoS: min(m.QoS, r.qos), Retain: true}
+			if id != 0 {
+				d.SubscriptionIDs = []uint32{id}
+			}
+			// Retained messages wait in the same bounded queue as any other.
+			if cs.st.Enqueue(d) != session.Queued {
+				s.stats.dropped.Add(1)
+			}
+		}
+	}
+	cs.pumpLocked(now)
+	cs.mu.Unlock()
+	return nil
+}
+
+// subscribe adds one subscription and returns its SUBACK code and whether
+// it replaced an existing one. The caller holds cs.mu.
+func (s *Server) subscribe(c *conn, cs *clientSession, sub packet.Subscription, id uint32) (packet.ReasonCode, bool) {
+	failed := packet.UnspecifiedError
+	share, filter, shared, err := topic.ParseShared(sub.Filter)
+	if err == nil {
+		err = topic.ValidateFilter(filter)
+	}
+	switch {
+	case err != nil:
+		failed = packet.TopicFilterInvalid
+	case shared && s.opts.SharedSubscriptionsDisabled:
+		failed = packet.SharedSubscriptionsNotSupported
+	case s.opts.WildcardSubscriptionsDisabled && strings.ContainsAny(filter, "+#"):
+		failed = packet.WildcardSubscriptionsNotSupported
+	case s.opts.Authorizer != nil && !s.opts.Authorizer.Authorize(&c.client, plugin.Subscribe, filter):
+		failed = packet.NotAuthorized
+	default:
+		granted := min(sub.QoS, packet.QoS(s.opts.MaximumQoS))
+		existed, err := s.tree.Subscribe(topic.Subscription{
+			ClientID: cs.id, ShareName: share, Filter: filter, QoS: byte(granted),
+			NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
+			RetainHandling: byte(sub.RetainHandling), Identifier: id,
+		})
+		if err != nil {
+			failed = packet.TopicFilterInvalid
+			break
+		}
+		if !existed {
+			s.stats.subscriptions.Add(1)
+		}
+		sub.QoS = granted
+		cs.st.Subscriptions[sub.Filter] = session.Subscription{Subscription: sub, Identifier: id}
+		return packet.ReasonCode(granted), existed
+	}
+	if c.v != packet.V5 {
+		failed = packet.UnspecifiedError
+	}
+	s.log.Info("subscription refused", "client", cs.id, "filter", sub.Filter, "reason", failed.String())
+	return failed, false
+}
+
+func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
+	s := c.srv
+	cs := c.sess
+	ack := &packet.Unsuback{PacketID: p.PacketID}
+	cs.mu.Lock()
+	for _, f := range p.Filters {
+		code := packet.NoSubscriptionExisted
+		if share, filter, _, err := topic.ParseShared(f); err == nil && s.tree.Unsubscribe(cs.id, share, filter) {
+			s.stats.subscriptions.Add(-1)
+			code = packet.Success
+		}
+		delete(cs.st.Subscriptions, f)
+		if c.v == packet.V5 {
+			ack.ReasonCodes = append(ack.ReasonCodes, code)
+		}
+	}
+	cs.mu.Unlock()
+	c.send(ack)
+}
+
+// mayReceive asks the Authorizer whether the client may receive a message
+// on the topic.
+func (c *conn) mayReceive(topic string) bool {
+	a := c.srv.opts.Authorizer
+	return a == nil || a.Authorize(&c.client, plugin.Receive, topic)
+}

@@ -1,0 +1,211 @@
+package broker
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/petrelmq/petrel/internal/session"
+	"github.com/petrelmq/petrel/internal/topic"
+	"github.com/petrelmq/petrel/packet"
+	"github.com/petrelmq/petrel/plugin"
+)
+
+var resultPool = sync.Pool{New: func() any { return new(topic.Result) }}
+
+// publish stores a retained message and routes the message to its
+// subscribers; it returns how many deliveries it made.
+func (s *Server) publish(m *session.Message) int {
+	if m.Retain {
+		if len(m.Payload) == 0 {
+			// v5 [MQTT-3.3.1-6], v3.1.1 [MQTT-3.3.1-10]: an empty retained
+			// message deletes the one stored, and is not itself stored.
+			if s.retained.Delete(m.Topic) {
+				s.stats.retained.Add(-1)
+			}
+		} else if !s.retained.Set(m.Topic, m) {
+			s.stats.retained.Add(1)
+		}
+	}
+	return s.route(m)
+}
+
+// publishWill publishes a will message.
+func (s *Server) publishWill(m *session.Message) {
+	s.log.Info("publishing will", "client", m.Publisher, "topic", m.Topic)
+	s.publish(m)
+}
+
+// route delivers a message to every matching subscription. A client whose
+// subscriptions overlap gets one copy per distinct (No Local, Retain As
+// Published) pair: at the highest QoS of those subscriptions and with all
+// their identifiers (v3.1.1 [MQTT-3.3.5-1], v5 §3.3.4). Subscriptions that
+// agree on those options (always, before 5.0) therefore yield one copy.
+// A shared group gives the message to one member.
+func (s *Server) route(m *session.Message) int {
+	r := resultPool.Get().(*topic.Result)
+	defer resultPool.Put(r)
+	s.tree.Match(m.Topic, r)
+	subs := r.Subscriptions
+	slices.SortFunc(subs, func(a, b topic.Subscription) int {
+		return cmp.Or(strings.Compare(a.ClientID, b.ClientID),
+			cmpBool(a.NoLocal, b.NoLocal), cmpBool(a.RetainAsPublished, b.RetainAsPublished))
+	})
+	n := 0
+	for i := 0; i < len(subs); {
+		first := subs[i]
+		d := session.Delivery{Msg: m}
+		j := i
+		for ; j < len(subs) && subs[j].ClientID == first.ClientID && subs[j].NoLocal == first.NoLocal &&
+			subs[j].RetainAsPublished == first.RetainAsPublished; j++ {
+			d.QoS = max(d.QoS, packet.QoS(subs[j].QoS))
+			if id := subs[j].Identifier; id != 0 && !slices.Contains(d.SubscriptionIDs, id) {
+				d.SubscriptionIDs = append(d.SubscriptionIDs, id)
+			}
+		}
+		i = j
+		// v5 [MQTT-3.8.3-3]: No Local keeps a client's own messages from it.
+		if first.NoLocal && first.ClientID == m.Publisher {
+			continue
+		}
+		d.QoS = min(d.QoS, m.QoS)
+		// v3.1.1 [MQTT-3.3.1-9], v5 [MQTT-3.3.1-12]: RETAIN is cleared on
+		// forwarded messages unless Retain As Published asks to keep it.
+		d.Retain = m.Retain && first.RetainAsPublished
+		if s.deliverTo(first.ClientID, d) {
+			n++
+		}
+	}
+	for _, g := range r.Groups {
+		member := s.shared.pick(s, &g, m)
+		if member == nil {
+			continue
+		}
+		d := session.Delivery{Msg: m, QoS: min(m.QoS, packet.QoS(member.QoS)),
+			Shared: "$share/" + g.ShareName + "/" + g.Filter}
+		if member.Identifier != 0 {
+			d.SubscriptionIDs = []uint32{member.Identifier}
+		}
+		if s.deliverTo(member.ClientID, d) {
+			n++
+		}
+	}
+	clear(r.Subscriptions)
+	clear(r.Groups)
+	return n
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// deliverTo hands a delivery to a client's session, if it still exists and
+// may receive the topic.
+func (s *Server) deliverTo(clientID string, d session.Delivery) bool {
+	v, ok := s.sessions.Load(clientID)
+	if !ok {
+		return false
+	}
+	cs := v.(*clientSession)
+	if a := s.opts.Authorizer; a != nil {
+		cs.mu.Lock()
+		c := cs.conn
+		cs.mu.Unlock()
+		if c != nil && !a.Authorize(&c.client, plugin.Receive, d.Msg.Topic) {
+			return false
+		}
+	}
+	s.deliver(cs, d)
+	return true
+}
+
+// redeliverShared gives a shared delivery that a leaving member never
+// acknowledged to another member of its group (v5 [MQTT-4.8.2-5]).
+func (s *Server) redeliverShared(d *session.Delivery, leaving string) {
+	share, filter, _, _ := topic.ParseShared(d.Shared)
+	r := resultPool.Get().(*topic.Result)
+	defer resultPool.Put(r)
+	s.tree.Match(d.Msg.Topic, r)
+	var member *topic.Subscription
+	for i := range r.Groups {
+		if g := &r.Groups[i]; g.ShareName == share && g.Filter == filter {
+			member = s.shared.pickExcept(s, g, d.Msg, leaving)
+		}
+	}
+	clear(r.Subscriptions)
+	clear(r.Groups)
+	if member == nil {
+		s.stats.dropped.Add(1)
+		return
+	}
+	d.QoS = min(d.Msg.QoS, packet.QoS(member.QoS))
+	d.SubscriptionIDs = nil
+	if member.Identifier != 0 {
+		d.SubscriptionIDs = []uint32{member.Identifier}
+	}
+	s.deliverTo(member.ClientID, *d)
+}
+
+// appendPublish encodes a delivery as a PUBLISH for this client into its
+// output. It reports false, writing nothing, when the packet would exceed
+// the client's Maximum Packet Size. The caller holds c.omu and the
+// session lock.
+func (c *conn) appendPublish(d *session.Delivery, pid uint16, dup bool, now time.Time) bool {
+	m := d.Msg
+	p := &c.enc
+	*p = packet.Publish{Dup: dup, QoS: d.QoS, Retain: d.Retain, Topic: m.Topic, PacketID: pid, Payload: m.Payload}
+	if c.v == packet.V5 {
+		p.Props = m.Props
+		p.Props.SubscriptionIdentifiers = d.SubscriptionIDs
+		if left, ok := m.RemainingExpiry(now); ok {
+			p.Props.MessageExpiry, p.Props.HasMessageExpiry = left, true
+		}
+	}
+	newAlias := c.v == packet.V5 && c.applyAlias(p)
+	start := len(c.out)
+	var err error
+	c.out, err = p.Encode(c.out, c.v)
+	if err != nil || c.maxPacketSize > 0 && len(c.out)-start > int(c.maxPacketSize) {
+		c.out = c.out[:start]
+		if newAlias {
+			delete(c.outAliases, m.Topic)
+		}
+		c.srv.stats.dropped.Add(1)
+		return false
+	}
+	c.srv.stats.sent.Add(1)
+	c.srv.stats.packetsSent.Add(1)
+	return true
+}
+
+// applyAlias uses an outbound topic alias when the client allows them:
+// the first PUBLISH on a topic sets the alias, later ones send it alone.
+// It reports whether it set a new alias.
+func (c *conn) applyAlias(p *packet.Publish) bool {
+	if c.aliasMax == 0 {
+		return false
+	}
+	if a, ok := c.outAliases[p.Topic]; ok {
+		p.Props.TopicAlias = a
+		p.Topic = ""
+		return false
+	}
+	if len(c.outAliases) >= int(c.aliasMax) {
+		return false
+	}
+	if c.outAliases == nil {
+		c.outAliases = map[string]uint16{}
+	}
+	a := uint16(len(c.outAliases) + 1)
+	c.outAliases[p.Topic] = a
+	p.Props.TopicAlias = a
+	return true
+}

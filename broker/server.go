@@ -1,0 +1,166 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/petrelmq/petrel/internal/session"
+	"github.com/petrelmq/petrel/internal/topic"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("broker: server closed")
+
+// Server is an MQTT broker. Create it with New, hand it listeners with
+// Serve, and stop it with Shutdown.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+
+	tree     topic.Tree
+	retained topic.Retained[*session.Message]
+
+	// sessionsMu serialises session creation, takeover and removal; the
+	// publish path only reads sessions, through the sync.Map.
+	sessionsMu sync.Mutex
+	sessions   sync.Map // client id -> *clientSession
+
+	shared sharedPicker
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   atomic.Bool
+	done      chan struct{}
+	wg        sync.WaitGroup
+
+	stats   stats
+	started time.Time
+}
+
+// New returns a Server with the given options.
+func New(opts Options) *Server {
+	opts = opts.withDefaults()
+	s := &Server{
+		opts:      opts,
+		log:       opts.Logger,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*conn]struct{}{},
+		done:      make(chan struct{}),
+		started:   time.Now(),
+	}
+	s.shared.strategy = opts.SharedStrategy
+	if opts.SysInterval > 0 {
+		s.wg.Add(1)
+		go s.publishSys()
+	}
+	return s
+}
+
+// Serve accepts connections on l until Shutdown, admitting clients as cfg
+// says. It returns ErrServerClosed after Shutdown, or the error that made
+// accepting impossible. Temporary accept errors (too many open files, say)
+// are retried with backoff.
+func (s *Server) Serve(l net.Listener, cfg Listener) error {
+	if cfg.Name == "" {
+		cfg.Name = l.Addr().String()
+	}
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "listener", cfg.Name, "err", err, "backoff", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-s.done:
+					return ErrServerClosed
+				}
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := newConn(s, nc, &cfg)
+		s.mu.Lock()
+		if s.closing.Load() {
+			s.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go c.serve()
+	}
+}
+
+// isTemporary reports accept errors that pass: running out of file
+// descriptors or buffers, or a connection reset before it was accepted.
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Shutdown stops accepting, tells v5 clients the server is shutting down
+// (DISCONNECT 0x8B, or 0x9C Use Another Server when ServerReference is
+// set), closes every connection and waits for them to finish until ctx
+// ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.closing.CompareAndSwap(false, true) {
+		return ErrServerClosed
+	}
+	close(s.done)
+	s.mu.Lock()
+	for l := range s.listeners {
+		l.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.shutdown()
+	}
+	finished := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
