@@ -96,11 +96,11 @@ type SharedStrategy byte
 
 // The shared subscription strategies.
 const (
-	RoundRobin    SharedStrategy = iota // each member in turn
-	Random                              // a member at random
-	Sticky                              // the same member until it leaves
-	HashClientID                        // by the publisher's client id
-	HashTopic                           // by the topic name
+	RoundRobin   SharedStrategy = iota // each member in turn
+	Random                             // a member at random
+	Sticky                             // the same member until it leaves
+	HashClientID                       // by the publisher's client id
+	HashTopic                          // by the topic name
 )
 
 func (o Options) withDefaults() Options {
