@@ -30,6 +30,17 @@
 // immutable and shared by both copies, which is what lets Match hand them out
 // without copying.
 //
+// # Layout and cost
+//
+// Filters without wildcards, most of them in practice, sit in one map keyed
+// by the whole filter; only filters with '+' or '#' form the trie, so a match
+// is one hash lookup plus a walk of the wildcard branches the topic can reach.
+// Filter and level strings are copied once and shared by both copies; a
+// subscription costs 24 bytes in its filter's list plus its share of the
+// structure, about 330 heap bytes in all at a million subscriptions (both
+// copies). Match allocates nothing with a reused Result. Its time is bounded
+// by cache misses, one or two per visited node: see BenchmarkMatch.
+//
 // # Dependencies
 //
 // The package imports the standard library only. It knows nothing of the wire
