@@ -84,9 +84,3 @@ func (lr *leftRight[T]) drain(side uint32) {
 		}
 	}
 }
-
-// view returns the copy writers keep in step, for reads made while holding
-// mu (a writer's own lookups before it decides what to change).
-func (lr *leftRight[T]) view() *T {
-	return &lr.inst[lr.current.Load()]
-}

@@ -80,6 +80,11 @@ func (t *Tree) Subscribe(s Subscription) (existed bool, err error) {
 // one. Removing a client's every subscription is a matter of calling it for
 // each filter its session holds.
 func (t *Tree) Unsubscribe(clientID, shareName, filter string) bool {
+	// An invalid filter was never subscribed, and the index's walk assumes
+	// validity: "a/#/b" would otherwise reach the set of "a/#".
+	if ValidateFilter(filter) != nil {
+		return false
+	}
 	// Reading the current copy under no writer's lock could race with a
 	// writer that is about to change it, so even the "is it there" check
 	// happens inside the write.

@@ -253,6 +253,9 @@ func TestSharedGroups(t *testing.T) {
 	if tr.Unsubscribe("w1", "workers", "jobs/+") {
 		t.Fatal("second Unsubscribe of the same group membership succeeded")
 	}
+	if tr.Unsubscribe("w1", "workers", "jobs/#/x") {
+		t.Fatal("Unsubscribe with an invalid filter removed a subscription")
+	}
 	if tr.Unsubscribe("w1", "nobody", "jobs/+") {
 		t.Fatal("Unsubscribe from a group that does not exist succeeded")
 	}
