@@ -6,7 +6,9 @@ package brokertest
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,18 +36,50 @@ func StartListener(t testing.TB, opts broker.Options, cfg broker.Listener) *Brok
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
+	var logs *testLog
+	if opts.Logger == nil {
+		logs = &testLog{t: t}
+		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	srv := broker.New(opts)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l, cfg) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
+		// A test may have shut the broker down itself.
+		if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, broker.ErrServerClosed) {
 			t.Errorf("broker shutdown: %v", err)
+		}
+		if logs != nil {
+			logs.stop()
 		}
 		if err := <-served; !errors.Is(err, broker.ErrServerClosed) {
 			t.Errorf("Serve returned %v, want ErrServerClosed", err)
 		}
 	})
 	return &Broker{Server: srv, Addr: l.Addr().String()}
+}
+
+// testLog sends the broker's logs to the test's log, shown when it fails,
+// and drops what timers log after the test has ended.
+type testLog struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (l *testLog) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.done {
+		l.t.Logf("broker: %s", b[:len(b)-1])
+	}
+	return len(b), nil
+}
+
+func (l *testLog) stop() {
+	l.mu.Lock()
+	l.done = true
+	l.mu.Unlock()
 }
