@@ -231,6 +231,10 @@ func pahoV5Unreadable(wire []byte, _ Version) bool {
 	return bytes.Equal(wire, []byte{byte(DISCONNECT) << 4, 0})
 }
 
+// pahoV5Encode writes p with paho.golang, through each packet's own WriteTo.
+// (A ControlPacket made by NewControlPacket(AUTH) carries the flags 0001,
+// which v5 [MQTT-2.1.3-1] forbids and Decode refuses; Auth.WriteTo sends
+// 0000.)
 func pahoV5Encode(p Packet, _ Version) ([]byte, error) {
 	var c pahov5.Packet
 	switch p := p.(type) {
@@ -604,4 +608,25 @@ func pahoV3Decode(wire []byte, v Version) (Packet, error) {
 		return &Disconnect{}, nil
 	}
 	return nil, fmt.Errorf("unexpected paho.mqtt.golang packet %T in MQTT %s", cp, v)
+}
+
+// TestCrossCheckPropertyPlacement compares which packets may carry each
+// property (5.0 table 2-4) with paho.golang's ValidProperties. The
+// generators draw properties from our table, so a property it wrongly left
+// out would never be drawn; this check does not rely on it. paho.golang
+// lists will properties under CONNECT, so they are compared that way.
+func TestCrossCheckPropertyPlacement(t *testing.T) {
+	for id := range 256 {
+		info, known := PropertyID(id).Info()
+		if _, theirs := pahov5.ValidProperties[byte(id)]; theirs != known {
+			t.Errorf("property %#x: defined here %t, in paho.golang %t", id, known, theirs)
+			continue
+		}
+		for pt := CONNECT; pt <= AUTH; pt++ {
+			ours := info.AllowedIn(pt) || pt == CONNECT && info.AllowedInWill()
+			if theirs := pahov5.ValidateID(byte(pt), byte(id)); ours != theirs {
+				t.Errorf("%s in %s: allowed here %t, in paho.golang %t", PropertyID(id), pt, ours, theirs)
+			}
+		}
+	}
 }
