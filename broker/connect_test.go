@@ -11,6 +11,7 @@ import (
 )
 
 func TestFirstPacketMustBeConnect(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	for _, v := range []packet.Version{packet.V311, packet.V5} {
 		t.Run(v.String(), func(t *testing.T) {
@@ -23,6 +24,7 @@ func TestFirstPacketMustBeConnect(t *testing.T) {
 }
 
 func TestSecondConnectIsAProtocolError(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	// v5 [MQTT-3.1.0-2]
 	c, _ := connect(t, b.Addr, v5("twice-5"))
@@ -37,6 +39,7 @@ func TestSecondConnectIsAProtocolError(t *testing.T) {
 }
 
 func TestUnsupportedProtocolLevel(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	// v3.1.1 [MQTT-3.1.2-2]: return code 0x01, then close. The CONNECT
 	// says level 6, which no version defines.
@@ -50,6 +53,7 @@ func TestUnsupportedProtocolLevel(t *testing.T) {
 }
 
 func TestConnectTimeout(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{ConnectTimeout: 200 * time.Millisecond})
 	c := dial(t, b.Addr, packet.V311)
 	start := time.Now()
@@ -60,6 +64,7 @@ func TestConnectTimeout(t *testing.T) {
 }
 
 func TestClientIdentifiers(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	t.Run("v3.1.1 empty id with clean session 0", func(t *testing.T) {
 		// v3.1.1 [MQTT-3.1.3-8]
@@ -93,6 +98,7 @@ func TestClientIdentifiers(t *testing.T) {
 }
 
 func TestSessionPresent(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	for _, v := range []packet.Version{packet.V311, packet.V5} {
 		t.Run(v.String(), func(t *testing.T) {
@@ -127,6 +133,7 @@ func TestSessionPresent(t *testing.T) {
 }
 
 func TestSessionTakeover(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	// v5 [MQTT-3.1.4-3]: the old connection gets DISCONNECT 0x8E.
 	old, _ := connect(t, b.Addr, v5("taken"))
@@ -141,6 +148,7 @@ func TestSessionTakeover(t *testing.T) {
 }
 
 func TestKeepAlive(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	for _, v := range []packet.Version{packet.V311, packet.V5} {
 		t.Run(v.String(), func(t *testing.T) {
@@ -169,6 +177,7 @@ func TestKeepAlive(t *testing.T) {
 }
 
 func TestServerKeepAlive(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{MaxKeepAlive: 30})
 	// v5 §3.2.2.3.14: a keep-alive above the maximum is replaced, and the
 	// client is told.
@@ -179,6 +188,7 @@ func TestServerKeepAlive(t *testing.T) {
 }
 
 func TestConnackAnnouncesLimits(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{ReceiveMaximum: 10, MaxPacketSize: 4096, TopicAliasMaximum: 5,
 		MaximumQoS: 1, MaximumQoSSet: true, RetainDisabled: true, SharedSubscriptionsDisabled: true,
 		ResponseInformation: "replies/"})
@@ -194,6 +204,7 @@ func TestConnackAnnouncesLimits(t *testing.T) {
 }
 
 func TestAnonymousRefusedWhereNotAllowed(t *testing.T) {
+	t.Parallel()
 	b := brokertest.StartListener(t, broker.Options{}, broker.Listener{Name: "closed", AllowAnonymous: false})
 	c := dial(t, b.Addr, packet.V5)
 	c.send(v5("anon"))
@@ -208,6 +219,7 @@ func TestAnonymousRefusedWhereNotAllowed(t *testing.T) {
 }
 
 func TestShutdownTellsV5Clients(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	c, _ := connect(t, b.Addr, v5("bye"))
 	go b.Shutdown(t.Context())

@@ -46,6 +46,7 @@ func publish(c *client, p *packet.Publish) {
 }
 
 func TestDeliveryQoSIsTheMinimum(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	for _, v := range versions {
 		t.Run(v.String(), func(t *testing.T) {
@@ -69,6 +70,7 @@ func TestDeliveryQoSIsTheMinimum(t *testing.T) {
 }
 
 func TestRetainedMessages(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	for _, v := range versions {
 		t.Run(v.String(), func(t *testing.T) {
@@ -109,6 +111,7 @@ func TestRetainedMessages(t *testing.T) {
 }
 
 func TestRetainHandlingAndRetainAsPublished(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	pub, _ := connect(t, b.Addr, v5("rh-pub"))
 	publish(pub, &packet.Publish{Topic: "rh/t", Retain: true, Payload: []byte("kept")})
@@ -150,6 +153,7 @@ func cmpBool(a, b bool) int {
 }
 
 func TestOverlappingSubscriptions(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	t.Run("3.1.1", func(t *testing.T) {
 		// v3.1.1 [MQTT-3.3.5-1]: one copy, at the highest QoS.
@@ -189,6 +193,7 @@ func TestOverlappingSubscriptions(t *testing.T) {
 }
 
 func TestNoLocal(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	// v5 [MQTT-3.8.3-3]
 	c, _ := connect(t, b.Addr, v5("nolocal"))
@@ -203,6 +208,7 @@ func TestNoLocal(t *testing.T) {
 }
 
 func TestDollarTopics(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{SysInterval: 50 * time.Millisecond})
 	for _, v := range versions {
 		t.Run(v.String(), func(t *testing.T) {
@@ -225,6 +231,7 @@ func TestDollarTopics(t *testing.T) {
 }
 
 func TestMessageExpiry(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	// v5 [MQTT-3.3.2-5]: an expired message is not delivered;
 	// [MQTT-3.3.2-6]: the remaining interval is forwarded.
@@ -252,6 +259,7 @@ func TestMessageExpiry(t *testing.T) {
 }
 
 func TestPropertiesForwardedUnchanged(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	sub, _ := connect(t, b.Addr, v5("props-sub"))
 	sub.subscribe(1, packet.Subscription{Filter: "req/+"})
@@ -272,6 +280,7 @@ func TestPropertiesForwardedUnchanged(t *testing.T) {
 }
 
 func TestTopicAliasFromClient(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{TopicAliasMaximum: 2})
 	sub, _ := connect(t, b.Addr, v5("alias-sub"))
 	sub.subscribe(1, packet.Subscription{Filter: "alias/#"})
@@ -297,6 +306,7 @@ func TestTopicAliasFromClient(t *testing.T) {
 }
 
 func TestTopicAliasToClient(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	p := v5("alias-out")
 	p.Props.TopicAliasMaximum = 1
@@ -314,6 +324,7 @@ func TestTopicAliasToClient(t *testing.T) {
 }
 
 func TestMaximumPacketSizeToClient(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	p := v5("small")
 	p.Props.MaximumPacketSize = 64
@@ -330,6 +341,7 @@ func TestMaximumPacketSizeToClient(t *testing.T) {
 }
 
 func TestQoS2DuplicateIsNotDeliveredTwice(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	for _, v := range versions {
 		t.Run(v.String(), func(t *testing.T) {
@@ -354,6 +366,7 @@ func TestQoS2DuplicateIsNotDeliveredTwice(t *testing.T) {
 }
 
 func TestReceiveMaximumExceeded(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{ReceiveMaximum: 2})
 	c, _ := connect(t, b.Addr, v5("greedy"))
 	// v5 [MQTT-3.3.4-7]: a third unacknowledged QoS 2 PUBLISH breaks our

@@ -10,6 +10,7 @@ import (
 )
 
 func TestPublishSubscribeEveryQoS(t *testing.T) {
+	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	for _, v := range []packet.Version{packet.V311, packet.V5} {
 		t.Run(v.String(), func(t *testing.T) {
