@@ -67,7 +67,7 @@ func Clone(p Packet, v Version) (Packet, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, n, err := ParseFixedHeader(wire)
+	h, n, err := parseFixedHeader(wire, v)
 	if err != nil {
 		return nil, err
 	}

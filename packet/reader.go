@@ -15,7 +15,7 @@ import (
 // level carries that level, so the server can refuse it in that level's
 // form.
 func Decode(b []byte, v Version) (p Packet, n int, err error) {
-	h, hn, err := ParseFixedHeader(b)
+	h, hn, err := parseFixedHeader(b, v)
 	if err != nil || hn == 0 {
 		return nil, 0, err
 	}
@@ -71,7 +71,7 @@ func (r *Reader) ReadFrame() (FixedHeader, []byte, error) {
 			continue
 		}
 		var n int
-		if h, n, err = ParseFixedHeader(hdr[:i+1]); err != nil {
+		if h, n, err = parseFixedHeader(hdr[:i+1], r.Version); err != nil {
 			return h, nil, err
 		}
 		if n > 0 {

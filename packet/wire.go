@@ -209,12 +209,27 @@ func appendHeader(dst []byte, t Type, flags byte, remaining int) ([]byte, error)
 // It checks the flag nibble against the packet type (v5 [MQTT-2.1.3-1],
 // v3.1.1 [MQTT-2.2.2-1]) and the PUBLISH QoS (v5 and v3.1.1 [MQTT-3.3.1-4]).
 func ParseFixedHeader(b []byte) (h FixedHeader, n int, err error) {
+	return parseFixedHeader(b, V5)
+}
+
+// ParseFixedHeaderVersion is ParseFixedHeader for a known protocol version:
+// MQTT 3.1 clients set DUP on a resent PUBREL, SUBSCRIBE or UNSUBSCRIBE,
+// which 3.1 allows and later versions do not.
+func ParseFixedHeaderVersion(b []byte, v Version) (h FixedHeader, n int, err error) {
+	return parseFixedHeader(b, v)
+}
+
+func parseFixedHeader(b []byte, v Version) (h FixedHeader, n int, err error) {
 	if len(b) < 2 {
 		return h, 0, nil
 	}
 	h.Type = Type(b[0] >> 4)
 	h.Flags = b[0] & 0x0f
-	if err := checkFlags(h.Type, h.Flags); err != nil {
+	flags := h.Flags
+	if v == V31 && requiredFlags[h.Type] != 0 {
+		flags &^= 0x08
+	}
+	if err := checkFlags(h.Type, flags); err != nil {
 		return h, 0, err
 	}
 	rl, m, err := decodeVarint(b[1:])
