@@ -1,0 +1,82 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+const envPrefix = "PETREL_"
+
+// envName is the environment variable for a top-level key.
+func envName(key string) string { return envPrefix + strings.ToUpper(key) }
+
+// applyEnv applies the PETREL_ variables in env. PETREL_LISTENERS goes
+// first, since the per-listener variables refine the list it makes.
+func (c *Config) applyEnv(env []string) error {
+	vars := map[string]string{}
+	for _, kv := range env {
+		name, v, _ := strings.Cut(kv, "=")
+		// An empty variable counts as unset, as shells and container
+		// runtimes make it easy to set one to nothing by accident.
+		if strings.HasPrefix(name, envPrefix) && v != "" {
+			vars[name] = v
+		}
+	}
+	const listEnv = envPrefix + "LISTENERS"
+	if v, ok := vars[listEnv]; ok {
+		c.Listeners = c.Listeners[:0]
+		for addr := range strings.SplitSeq(v, ",") {
+			l, err := newListener(strings.TrimSpace(addr), listEnv)
+			if err != nil {
+				return fmt.Errorf("%s: %w", listEnv, err)
+			}
+			c.Listeners = append(c.Listeners, l)
+		}
+		c.listenersFrom = listEnv
+		delete(vars, listEnv)
+	}
+	// Sorted, so that with several bad variables the same one is reported
+	// every time.
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		if err := c.applyEnvVar(name, vars[name]); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (c *Config) applyEnvVar(name, v string) error {
+	if upper := strings.ToUpper(name); name != upper {
+		return fmt.Errorf("unknown setting; the variables are upper case, as in %s", upper)
+	}
+	key := strings.ToLower(strings.TrimPrefix(name, envPrefix))
+	if s := findSetting(key); s != nil {
+		return s.set(c, v)
+	}
+	rest, ok := strings.CutPrefix(key, "listeners_")
+	if !ok {
+		return errors.New("unknown setting")
+	}
+	index, lkey, _ := strings.Cut(rest, "_")
+	i, err := strconv.Atoi(index)
+	j := findListenerSetting(lkey)
+	if err != nil || j < 0 {
+		return errors.New("unknown setting; a listener's settings are PETREL_LISTENERS_<index>_NAME, _ADDRESS and _ALLOW_ANONYMOUS")
+	}
+	if len(c.Listeners) == 0 {
+		// Refining the default listener, as in
+		// PETREL_LISTENERS_0_ADDRESS=0.0.0.0:1883.
+		c.Listeners = []Listener{defaultListener(defaultAddress, "")}
+	}
+	if i < 0 || i >= len(c.Listeners) {
+		return fmt.Errorf("there is no listener %d: %d are configured (list their addresses in PETREL_LISTENERS)", i, len(c.Listeners))
+	}
+	if c.listenersFrom == "" {
+		c.listenersFrom = name
+	}
+	return listenerSettings[j].set(&c.Listeners[i], v, name)
+}

@@ -1,0 +1,299 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/petrelmq/petrel/broker"
+	"github.com/petrelmq/petrel/internal/session"
+)
+
+// setting is one top-level key. set parses the value as written, in the
+// file or an environment variable, so both accept the same forms.
+type setting struct {
+	key string
+	set func(c *Config, v string) error
+}
+
+// settings are the top-level keys besides listeners. A broker.Options
+// field is missing only when a file cannot express it (Logger,
+// Authenticator, Authorizer) or the binary knows it better (Version).
+var settings = []setting{
+	{"log_level", func(c *Config, v string) (err error) {
+		c.LogLevel, err = parseWord(v, []word[slog.Level]{
+			{"debug", slog.LevelDebug}, {"info", slog.LevelInfo}, {"warn", slog.LevelWarn}, {"error", slog.LevelError}})
+		return err
+	}},
+	{"log_format", func(c *Config, v string) (err error) {
+		c.LogFormat, err = parseWord(v, []word[LogFormat]{{"auto", LogAuto}, {"text", LogText}, {"json", LogJSON}})
+		return err
+	}},
+	{"shutdown_timeout", func(c *Config, v string) (err error) {
+		c.ShutdownTimeout, err = parseDuration(v, time.Nanosecond)
+		return err
+	}},
+	{"connect_timeout", func(c *Config, v string) (err error) {
+		c.Options.ConnectTimeout, err = parseDuration(v, time.Nanosecond)
+		return err
+	}},
+	{"max_keep_alive", func(c *Config, v string) error {
+		d, err := parseDuration(v, 0)
+		if err != nil {
+			return err
+		}
+		// Keep Alive is a 16-bit number of seconds on the wire.
+		if d%time.Second != 0 || d > math.MaxUint16*time.Second {
+			return fmt.Errorf("want whole seconds up to %s, got %s", math.MaxUint16*time.Second, v)
+		}
+		c.Options.MaxKeepAlive = uint16(d / time.Second)
+		return nil
+	}},
+	{"persistent_session_expiry", func(c *Config, v string) (err error) {
+		c.Options.PersistentSessionExpiry, err = parseDuration(v, 0)
+		return err
+	}},
+	{"max_session_expiry", func(c *Config, v string) (err error) {
+		c.Options.MaxSessionExpiry, err = parseDuration(v, 0)
+		return err
+	}},
+	{"receive_maximum", func(c *Config, v string) error {
+		n, err := parseInt(v, 1, math.MaxUint16)
+		c.Options.ReceiveMaximum = uint16(n)
+		return err
+	}},
+	{"max_inflight", func(c *Config, v string) error {
+		n, err := parseInt(v, 1, math.MaxUint16)
+		c.Options.MaxInflight = int(n)
+		return err
+	}},
+	{"max_queued_messages", func(c *Config, v string) error {
+		n, err := parseInt(v, 1, math.MaxInt)
+		c.Options.MaxQueuedMessages = int(n)
+		return err
+	}},
+	{"max_queued_bytes", func(c *Config, v string) error {
+		n, err := parseSize(v, 0, math.MaxInt)
+		c.Options.MaxQueuedBytes = int(n)
+		return err
+	}},
+	{"queue_overflow", func(c *Config, v string) (err error) {
+		c.Options.QueueOverflow, err = parseWord(v, []word[session.OverflowPolicy]{
+			{"drop_oldest", session.DropOldest}, {"drop_newest", session.DropNewest}, {"disconnect", session.Disconnect}})
+		return err
+	}},
+	{"queue_qos0_offline", func(c *Config, v string) (err error) {
+		c.Options.QueueQoS0Offline, err = parseBool(v)
+		return err
+	}},
+	{"max_packet_size", func(c *Config, v string) error {
+		// The largest packet MQTT can frame: a 1-byte header, a 4-byte
+		// length and 268,435,455 bytes of body.
+		n, err := parseSize(v, 1, 268_435_460)
+		c.Options.MaxPacketSize = uint32(n)
+		return err
+	}},
+	{"topic_alias_maximum", func(c *Config, v string) error {
+		n, err := parseInt(v, 0, math.MaxUint16)
+		c.Options.TopicAliasMaximum = int(n)
+		if n == 0 {
+			c.Options.TopicAliasMaximum = -1 // the broker reads 0 as "default"
+		}
+		return err
+	}},
+	{"maximum_qos", func(c *Config, v string) error {
+		n, err := parseInt(v, 0, 2)
+		c.Options.MaximumQoS, c.Options.MaximumQoSSet = byte(n), true
+		return err
+	}},
+	{"retain_available", func(c *Config, v string) error {
+		on, err := parseBool(v)
+		c.Options.RetainDisabled = !on
+		return err
+	}},
+	{"wildcard_subscription_available", func(c *Config, v string) error {
+		on, err := parseBool(v)
+		c.Options.WildcardSubscriptionsDisabled = !on
+		return err
+	}},
+	{"subscription_identifiers_available", func(c *Config, v string) error {
+		on, err := parseBool(v)
+		c.Options.SubscriptionIdentifiersDisabled = !on
+		return err
+	}},
+	{"shared_subscription_available", func(c *Config, v string) error {
+		on, err := parseBool(v)
+		c.Options.SharedSubscriptionsDisabled = !on
+		return err
+	}},
+	{"shared_strategy", func(c *Config, v string) (err error) {
+		c.Options.SharedStrategy, err = parseWord(v, []word[broker.SharedStrategy]{
+			{"round_robin", broker.RoundRobin}, {"random", broker.Random}, {"sticky", broker.Sticky},
+			{"hash_client_id", broker.HashClientID}, {"hash_topic", broker.HashTopic}})
+		return err
+	}},
+	{"response_information", func(c *Config, v string) error {
+		c.Options.ResponseInformation = v
+		return nil
+	}},
+	{"server_reference", func(c *Config, v string) error {
+		c.Options.ServerReference = v
+		return nil
+	}},
+	{"allow_dollar_publish", func(c *Config, v string) (err error) {
+		c.Options.AllowDollarPublish, err = parseBool(v)
+		return err
+	}},
+	{"sys_interval", func(c *Config, v string) error {
+		d, err := parseDuration(v, 0)
+		c.Options.SysInterval = d
+		if d == 0 {
+			c.Options.SysInterval = -1 // the broker reads 0 as "default"
+		}
+		return err
+	}},
+}
+
+// listenerSettings are the keys of one listener.
+var listenerSettings = []struct {
+	key string
+	set func(l *Listener, v, from string) error
+}{
+	{"name", func(l *Listener, v, from string) error {
+		if v == "" {
+			return errors.New("want a name, or leave the key out to use the address")
+		}
+		l.Name, l.nameFrom, l.named = v, from, true
+		return nil
+	}},
+	{"address", func(l *Listener, v, from string) error {
+		return l.setAddress(v, from)
+	}},
+	{"allow_anonymous", func(l *Listener, v, from string) error {
+		on, err := parseBool(v)
+		l.anonymous, l.anonymousFrom = &on, from
+		return err
+	}},
+}
+
+// addressString is the address as written: host:port or unix:/path.
+func (l *Listener) addressString() string {
+	if l.Network == "unix" {
+		return "unix:" + l.Address
+	}
+	return l.Address
+}
+
+func findSetting(key string) *setting {
+	for i := range settings {
+		if settings[i].key == key {
+			return &settings[i]
+		}
+	}
+	return nil
+}
+
+func findListenerSetting(key string) int {
+	for i := range listenerSettings {
+		if listenerSettings[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+type word[T any] struct {
+	name  string
+	value T
+}
+
+func parseWord[T any](v string, words []word[T]) (T, error) {
+	names := make([]string, len(words))
+	for i, w := range words {
+		if w.name == v {
+			return w.value, nil
+		}
+		names[i] = w.name
+	}
+	var zero T
+	return zero, fmt.Errorf("want one of %s, got %q", strings.Join(names, ", "), v)
+}
+
+func parseBool(v string) (bool, error) {
+	switch v {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("want true or false, got %q", v)
+}
+
+func parseInt(v string, lo, hi int64) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("want a whole number, got %q", v)
+	}
+	return n, inRange(n, lo, hi)
+}
+
+func inRange(n, lo, hi int64) error {
+	if n < lo || n > hi {
+		if hi == math.MaxInt {
+			return fmt.Errorf("must be at least %d, got %d", lo, n)
+		}
+		return fmt.Errorf("must be from %d to %d, got %d", lo, hi, n)
+	}
+	return nil
+}
+
+// parseDuration reads a Go duration such as 10s or 1h30m. A bare 0 is
+// allowed, since it needs no unit.
+func parseDuration(v string, least time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("want a duration such as 10s, 5m or 1h, got %q", v)
+	}
+	if d < least {
+		if least == 0 {
+			return 0, fmt.Errorf("must not be negative, got %s", v)
+		}
+		return 0, fmt.Errorf("must be more than 0, got %s", v)
+	}
+	return d, nil
+}
+
+// sizeUnits are the suffixes parseSize accepts: the IEC binary units and
+// the SI decimal ones, since operators write both and mean what they say.
+var sizeUnits = []struct {
+	suffix string
+	factor int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
+	{"B", 1},
+}
+
+// parseSize reads a byte count: a whole number, or one with a unit such
+// as 64KiB or 1MB.
+func parseSize(v string, lo, hi int64) (int64, error) {
+	num, factor := v, int64(1)
+	for _, u := range sizeUnits {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			num, factor = strings.TrimSpace(n), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("want a size such as 65536, 64KiB or 1MB, got %q", v)
+	}
+	if n > hi/factor || n*factor < lo {
+		return 0, fmt.Errorf("must be from %d to %d bytes, got %s", lo, hi, v)
+	}
+	return n * factor, nil
+}
