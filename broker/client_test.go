@@ -3,6 +3,7 @@ package broker_test
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"testing"
@@ -142,4 +143,16 @@ func v311(id string) *packet.Connect {
 
 func v5(id string) *packet.Connect {
 	return &packet.Connect{Version: packet.V5, ClientID: id, CleanStart: true, KeepAlive: 60}
+}
+
+// quietLogger sends a broker's logs to the test log.
+func quietLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Logf("broker: %s", b)
+	return len(b), nil
 }

@@ -14,24 +14,39 @@ import (
 // plus its connection, expiry and will timers. mu guards every field and is
 // taken before a connection's output lock.
 type clientSession struct {
-	id string
+	id  string
+	srv *Server
 
 	mu      sync.Mutex
 	st      *session.State
 	conn    *conn // nil while the client is offline
 	version packet.Version
-	// expiry is how long the session outlives its connection.
+	// expiry is how long the session outlives its connection; 0 means it
+	// ends with it, and only a session with a non-zero expiry is stored.
 	expiry      time.Duration
 	expiryTimer *time.Timer
 	// pendingWill waits for willTimer: a will with a delay, published when
 	// the delay or the session ends, whichever comes first.
 	pendingWill *session.Message
+	willDueAt   time.Time
 	willTimer   *time.Timer
 	// gone is set once the session has ended; deliveries to it are dropped.
 	gone bool
 	// online mirrors conn != nil for readers that take no lock: the shared
 	// subscription picker prefers online members.
 	online atomic.Bool
+}
+
+// persistent reports whether the session outlives its connection, and so
+// whether its changes go to the store. The caller holds cs.mu.
+func (cs *clientSession) persistent() bool { return cs.expiry != 0 && cs.srv.store != nil }
+
+// record is the session's stored record. The caller holds cs.mu.
+func (cs *clientSession) record(disconnectedAt time.Time) Op {
+	return Op{Kind: OpSession, ClientID: cs.id, Session: &SessionRecord{
+		ClientID: cs.id, Version: cs.version, Expiry: cs.expiry, DisconnectedAt: disconnectedAt,
+		Will: cs.pendingWill, WillDueAt: cs.willDueAt,
+	}}
 }
 
 // attach binds a connection to the session for id, creating or resetting it
@@ -46,6 +61,9 @@ func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duratio
 		old = cs.conn
 		cs.stopTimers()
 		if cleanStart {
+			if cs.persistent() {
+				s.apply(Op{Kind: OpEndSession, ClientID: id})
+			}
 			s.unsubscribeAll(cs)
 			cs.st = session.New(id, limits)
 		} else {
@@ -53,16 +71,25 @@ func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duratio
 			cs.st.Limits = limits
 		}
 	} else {
-		cs = &clientSession{id: id, st: session.New(id, limits)}
+		cs = &clientSession{id: id, srv: s, st: session.New(id, limits)}
 		cs.mu.Lock()
 		s.sessions.Store(id, cs)
 		s.stats.sessions.Add(1)
 	}
+	wasPersistent := cs.persistent()
 	cs.conn = c
 	cs.online.Store(true)
 	s.stats.connected.Add(1)
 	cs.version = c.v
 	cs.expiry = expiry
+	switch {
+	case cs.persistent():
+		s.apply(cs.record(time.Time{}))
+	case wasPersistent:
+		// A persistent session resumed as one that ends with its
+		// connection: nothing of it may survive a restart.
+		s.apply(Op{Kind: OpEndSession, ClientID: id})
+	}
 	c.sess = cs
 	cs.mu.Unlock()
 	return cs, present, old
@@ -78,8 +105,9 @@ func (cs *clientSession) stopTimers() {
 		// means the will is not sent.
 		cs.willTimer.Stop()
 		cs.willTimer = nil
-		cs.pendingWill = nil
 	}
+	cs.pendingWill = nil
+	cs.willDueAt = time.Time{}
 }
 
 // resume sends what a resumed session owes its client: every in-flight
@@ -118,6 +146,7 @@ func (c *conn) detach() {
 		s.log.Info("client disconnected", "client", c.client.ID, "reason", "session taken over")
 		return
 	}
+	now := time.Now()
 	cs.conn = nil
 	cs.online.Store(false)
 	s.stats.connected.Add(-1)
@@ -125,26 +154,25 @@ func (c *conn) detach() {
 		s.stats.dropped.Add(int64(cs.st.DropQoS0()))
 	}
 	redistribute := cs.st.TakeUnacknowledged(func(d *session.Delivery) bool { return d.Shared == "" })
+	if cs.persistent() {
+		for _, d := range redistribute {
+			s.apply(Op{Kind: OpForget, ClientID: cs.id, Seq: d.Seq})
+		}
+	}
 	var w *will
 	if c.will != nil && !c.normalClose {
 		w = c.will
 	}
 	endNow := cs.expiry == 0
-	if !endNow && cs.expiry != neverExpires {
-		cs.expiryTimer = time.AfterFunc(cs.expiry, func() { s.expire(cs) })
-	}
-	if w != nil && !endNow && w.delay > 0 {
-		cs.pendingWill = w.msg
-		cs.willTimer = time.AfterFunc(min(w.delay, cs.expiry), func() {
-			cs.mu.Lock()
-			msg := cs.pendingWill
-			cs.pendingWill, cs.willTimer = nil, nil
-			cs.mu.Unlock()
-			if msg != nil {
-				s.publishWill(msg)
-			}
-		})
-		w = nil
+	if !endNow {
+		s.scheduleExpiry(cs, cs.expiry)
+		if w != nil && w.delay > 0 {
+			s.scheduleWill(cs, w.msg, now.Add(min(w.delay, cs.expiry)))
+			w = nil
+		}
+		if cs.persistent() {
+			s.apply(cs.record(now))
+		}
 	}
 	cs.mu.Unlock()
 	s.log.Info("client disconnected", "client", c.client.ID, "clean", c.normalClose)
@@ -157,6 +185,32 @@ func (c *conn) detach() {
 	if endNow {
 		s.endSession(cs)
 	}
+}
+
+// scheduleExpiry ends the offline session after d. The caller holds cs.mu.
+func (s *Server) scheduleExpiry(cs *clientSession, d time.Duration) {
+	if d == neverExpires {
+		return
+	}
+	cs.expiryTimer = time.AfterFunc(max(d, 0), func() { s.expire(cs) })
+}
+
+// scheduleWill publishes a delayed will at due unless the session resumes
+// first. The caller holds cs.mu.
+func (s *Server) scheduleWill(cs *clientSession, msg *session.Message, due time.Time) {
+	cs.pendingWill, cs.willDueAt = msg, due
+	cs.willTimer = time.AfterFunc(max(time.Until(due), 0), func() {
+		cs.mu.Lock()
+		msg := cs.pendingWill
+		cs.pendingWill, cs.willTimer, cs.willDueAt = nil, nil, time.Time{}
+		if msg != nil && cs.persistent() {
+			s.apply(cs.record(time.Now()))
+		}
+		cs.mu.Unlock()
+		if msg != nil {
+			s.publishWill(msg)
+		}
+	})
 }
 
 // expire ends a session whose expiry interval passed while it was offline.
@@ -183,6 +237,9 @@ func (s *Server) endSession(cs *clientSession) {
 	cs.gone = true
 	pending := cs.pendingWill
 	cs.stopTimers()
+	if cs.persistent() {
+		s.apply(Op{Kind: OpEndSession, ClientID: cs.id})
+	}
 	s.unsubscribeAll(cs)
 	s.sessions.Delete(cs.id)
 	s.stats.sessions.Add(-1)
@@ -205,21 +262,48 @@ func (s *Server) unsubscribeAll(cs *clientSession) {
 	clear(cs.st.Subscriptions)
 }
 
+// enqueueLocked queues a delivery and records it, applying the overflow
+// policy. It reports whether the delivery went to the store and whether
+// the client must be disconnected as a slow consumer. The caller holds
+// cs.mu.
+func (s *Server) enqueueLocked(cs *clientSession, d session.Delivery) (stored, overflow bool) {
+	queued, dropped, result := cs.st.Enqueue(d)
+	persist := cs.persistent()
+	for _, old := range dropped {
+		s.stats.dropped.Add(1)
+		if persist && old.QoS > packet.AtMostOnce {
+			s.apply(Op{Kind: OpForget, ClientID: cs.id, Seq: old.Seq})
+		}
+	}
+	switch result {
+	case session.DroppedNewest:
+		s.stats.dropped.Add(1)
+		return false, false
+	case session.Overflowed:
+		s.stats.dropped.Add(1)
+		return false, true
+	}
+	if persist && queued.QoS > packet.AtMostOnce {
+		s.apply(Op{Kind: OpEnqueue, ClientID: cs.id, Delivery: queued, Seq: queued.Seq})
+		return true, false
+	}
+	return false, false
+}
+
 // deliver queues a delivery for the session and, if its client is online,
-// moves what the window allows onto the wire.
-func (s *Server) deliver(cs *clientSession, d session.Delivery) {
+// moves what the window allows onto the wire. It reports whether the
+// delivery went to the store, which the publisher's acknowledgement then
+// waits for.
+func (s *Server) deliver(cs *clientSession, d session.Delivery) (stored bool) {
 	cs.mu.Lock()
 	if cs.gone || cs.conn == nil && d.QoS == packet.AtMostOnce && !s.opts.QueueQoS0Offline {
 		cs.mu.Unlock()
 		s.stats.dropped.Add(1)
-		return
+		return false
 	}
+	stored, overflow := s.enqueueLocked(cs, d)
 	var slow *conn
-	switch cs.st.Enqueue(d) {
-	case session.DroppedOldest, session.DroppedNewest:
-		s.stats.dropped.Add(1)
-	case session.Overflowed:
-		s.stats.dropped.Add(1)
+	if overflow {
 		slow = cs.conn
 	}
 	if cs.conn != nil {
@@ -230,6 +314,7 @@ func (s *Server) deliver(cs *clientSession, d session.Delivery) {
 		s.log.Warn("disconnecting a slow consumer: its queue is full", "client", cs.id)
 		slow.disconnect(packet.QuotaExceeded, "")
 	}
+	return stored
 }
 
 // pumpLocked moves deliveries from the session queue to the connection's
@@ -240,6 +325,8 @@ func (cs *clientSession) pumpLocked(now time.Time) {
 	if c == nil {
 		return
 	}
+	s := cs.srv
+	persist := cs.persistent()
 	c.omu.Lock()
 	defer c.omu.Unlock()
 	if c.closed {
@@ -247,7 +334,12 @@ func (cs *clientSession) pumpLocked(now time.Time) {
 	}
 	for len(c.out) < outHighWater {
 		d, pid, expired, ok := cs.st.Next(now)
-		c.srv.stats.expired.Add(int64(expired))
+		for _, e := range expired {
+			s.stats.expired.Add(1)
+			if persist && e.QoS > packet.AtMostOnce {
+				s.apply(Op{Kind: OpForget, ClientID: cs.id, Seq: e.Seq})
+			}
+		}
 		if !ok {
 			break
 		}
@@ -255,6 +347,17 @@ func (cs *clientSession) pumpLocked(now time.Time) {
 			// v5 [MQTT-3.1.2-25]: too large for the client; behave as if
 			// it had been sent and acknowledged.
 			cs.st.Discard(pid)
+			if persist {
+				s.apply(Op{Kind: OpForget, ClientID: cs.id, Seq: d.Seq})
+			}
+			continue
+		}
+		if persist && pid != 0 {
+			phase := session.AwaitPuback
+			if d.QoS == packet.ExactlyOnce {
+				phase = session.AwaitPubrec
+			}
+			s.apply(Op{Kind: OpSent, ClientID: cs.id, Seq: d.Seq, PacketID: pid, Phase: phase})
 		}
 	}
 	if len(c.out) >= outHighWater {
@@ -272,9 +375,17 @@ func (cs *clientSession) refill(c *conn) {
 	cs.mu.Unlock()
 }
 
+// forgetLocked records that a delivery is done. The caller holds cs.mu.
+func (cs *clientSession) forgetLocked(seq uint64) {
+	if cs.persistent() {
+		cs.srv.apply(Op{Kind: OpForget, ClientID: cs.id, Seq: seq})
+	}
+}
+
 func (cs *clientSession) puback(pid uint16) {
 	cs.mu.Lock()
-	if cs.st.Puback(pid) {
+	if seq, ok := cs.st.Puback(pid); ok {
+		cs.forgetLocked(seq)
 		cs.pumpLocked(time.Now())
 	}
 	cs.mu.Unlock()
@@ -282,10 +393,14 @@ func (cs *clientSession) puback(pid uint16) {
 
 func (cs *clientSession) pubrec(c *conn, pid uint16, code packet.ReasonCode) {
 	cs.mu.Lock()
-	sendPubrel, found := cs.st.Pubrec(pid, code)
-	if !sendPubrel {
+	seq, sendPubrel, found, ended := cs.st.Pubrec(pid, code)
+	switch {
+	case ended:
 		// A failure code ends the exchange and frees the window.
+		cs.forgetLocked(seq)
 		cs.pumpLocked(time.Now())
+	case found && sendPubrel && cs.persistent():
+		cs.srv.apply(Op{Kind: OpSent, ClientID: cs.id, Seq: seq, PacketID: pid, Phase: session.AwaitPubcomp})
 	}
 	cs.mu.Unlock()
 	if sendPubrel {
@@ -299,7 +414,8 @@ func (cs *clientSession) pubrec(c *conn, pid uint16, code packet.ReasonCode) {
 
 func (cs *clientSession) pubcomp(pid uint16) {
 	cs.mu.Lock()
-	if cs.st.Pubcomp(pid) {
+	if seq, ok := cs.st.Pubcomp(pid); ok {
+		cs.forgetLocked(seq)
 		cs.pumpLocked(time.Now())
 	}
 	cs.mu.Unlock()

@@ -42,11 +42,17 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		// v5 [MQTT-3.2.2-14]
 		return &packet.Error{Code: packet.RetainNotSupported, Reason: "RETAIN while Retain Available is 0 (v5 [MQTT-3.2.2-14])"}
 	}
+	cs := c.sess
+	stored := false
 	if p.QoS == packet.ExactlyOnce {
-		c.sess.mu.Lock()
-		dup := c.sess.st.ReceiveQoS2(p.PacketID)
-		tooMany := c.sess.st.InboundQoS2() > int(s.opts.ReceiveMaximum)
-		c.sess.mu.Unlock()
+		cs.mu.Lock()
+		dup := cs.st.ReceiveQoS2(p.PacketID)
+		tooMany := cs.st.InboundQoS2() > int(s.opts.ReceiveMaximum)
+		if !dup && cs.persistent() {
+			s.apply(Op{Kind: OpReceived, ClientID: cs.id, PacketID: p.PacketID})
+			stored = true
+		}
+		cs.mu.Unlock()
 		if tooMany {
 			// v5 [MQTT-3.3.4-7]
 			return &packet.Error{Code: packet.ReceiveMaximumExceeded, Reason: "more unacknowledged QoS 2 PUBLISHes than Receive Maximum (v5 [MQTT-3.3.4-7])"}
@@ -54,7 +60,7 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		if dup {
 			// v5 [MQTT-4.3.3-10]: the resent PUBLISH gets PUBREC again
 			// and is not delivered twice.
-			c.send(&packet.Pubrec{PacketID: p.PacketID})
+			c.durable(cs.persistent(), &packet.Pubrec{PacketID: p.PacketID})
 			return nil
 		}
 	}
@@ -62,8 +68,12 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 	if !c.mayPublish(p.Topic) {
 		s.log.Info("publish denied", "client", c.client.ID, "topic", p.Topic)
 		code = packet.NotAuthorized
-	} else if s.publish(s.newMessage(p, c.client.ID, time.Now())) == 0 && c.v == packet.V5 {
-		code = packet.NoMatchingSubscribers
+	} else {
+		n, routed := s.publish(s.newMessage(p, c.client.ID, time.Now()))
+		stored = stored || routed
+		if n == 0 && c.v == packet.V5 {
+			code = packet.NoMatchingSubscribers
+		}
 	}
 	if c.v != packet.V5 && code.IsError() {
 		// v3.1.1 [MQTT-3.3.5-2]: a refused PUBLISH is acknowledged as
@@ -72,28 +82,38 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 	}
 	switch p.QoS {
 	case packet.AtLeastOnce:
-		c.send(&packet.Puback{PacketID: p.PacketID, ReasonCode: code})
+		c.durable(stored, &packet.Puback{PacketID: p.PacketID, ReasonCode: code})
 	case packet.ExactlyOnce:
 		if code.IsError() {
 			// A failed PUBREC ends the exchange: no PUBREL will follow.
-			c.sess.mu.Lock()
-			c.sess.st.Release(p.PacketID)
-			c.sess.mu.Unlock()
+			cs.mu.Lock()
+			if cs.st.Release(p.PacketID) && cs.persistent() {
+				s.apply(Op{Kind: OpReleased, ClientID: cs.id, PacketID: p.PacketID})
+			}
+			cs.mu.Unlock()
 		}
-		c.send(&packet.Pubrec{PacketID: p.PacketID, ReasonCode: code})
+		c.durable(stored, &packet.Pubrec{PacketID: p.PacketID, ReasonCode: code})
 	}
 	return nil
 }
 
 func (c *conn) handlePubrel(pid uint16) {
-	c.sess.mu.Lock()
-	found := c.sess.st.Release(pid)
-	c.sess.mu.Unlock()
+	cs := c.sess
+	cs.mu.Lock()
+	found := cs.st.Release(pid)
+	stored := found && cs.persistent()
+	if stored {
+		c.srv.apply(Op{Kind: OpReleased, ClientID: cs.id, PacketID: pid})
+	}
+	cs.mu.Unlock()
 	comp := &packet.Pubcomp{PacketID: pid}
 	if !found {
 		comp.ReasonCode = packet.PacketIdentifierNotFound
 	}
-	c.send(comp)
+	// A PUBCOMP the store has not caught up with would leave the packet id
+	// awaiting PUBREL after a restart, and the client's next message with
+	// that id would be taken for a duplicate.
+	c.durable(stored, comp)
 }
 
 // newMessage makes the broker's own copy of a PUBLISH: its fields alias a
@@ -152,7 +172,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 			sendRetained = append(sendRetained, retainedFor{sub.Filter, packet.QoS(code)})
 		}
 	}
-	c.send(ack)
+	c.durable(cs.persistent(), ack)
 	now := time.Now()
 	var buf []*session.Message
 	for _, r := range sendRetained {
@@ -166,9 +186,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 				d.SubscriptionIDs = []uint32{id}
 			}
 			// Retained messages wait in the same bounded queue as any other.
-			if cs.st.Enqueue(d) != session.Queued {
-				s.stats.dropped.Add(1)
-			}
+			s.enqueueLocked(cs, d)
 		}
 	}
 	cs.pumpLocked(now)
@@ -208,7 +226,11 @@ func (s *Server) subscribe(c *conn, cs *clientSession, sub packet.Subscription, 
 			s.stats.subscriptions.Add(1)
 		}
 		sub.QoS = granted
-		cs.st.Subscriptions[sub.Filter] = session.Subscription{Subscription: sub, Identifier: id}
+		stored := session.Subscription{Subscription: sub, Identifier: id}
+		cs.st.Subscriptions[sub.Filter] = stored
+		if cs.persistent() {
+			s.apply(Op{Kind: OpSubscribe, ClientID: cs.id, Sub: stored})
+		}
 		return packet.ReasonCode(granted), existed
 	}
 	if c.v != packet.V5 {
@@ -229,13 +251,19 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 			s.stats.subscriptions.Add(-1)
 			code = packet.Success
 		}
-		delete(cs.st.Subscriptions, f)
+		if _, ok := cs.st.Subscriptions[f]; ok {
+			delete(cs.st.Subscriptions, f)
+			if cs.persistent() {
+				s.apply(Op{Kind: OpUnsubscribe, ClientID: cs.id, Filter: strings.Clone(f)})
+			}
+		}
 		if c.v == packet.V5 {
 			ack.ReasonCodes = append(ack.ReasonCodes, code)
 		}
 	}
+	stored := cs.persistent()
 	cs.mu.Unlock()
-	c.send(ack)
+	c.durable(stored, ack)
 }
 
 // mayReceive asks the Authorizer whether the client may receive a message

@@ -20,6 +20,9 @@ type Options struct {
 	// Authorizer decides what a client may publish, subscribe to and
 	// receive; nil allows everything.
 	Authorizer plugin.Authorizer
+	// Store keeps retained messages and persistent sessions across
+	// restarts; nil keeps them in memory only.
+	Store Store
 
 	// ConnectTimeout closes a connection that sends no CONNECT in time.
 	// Default 10 s.

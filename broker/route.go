@@ -16,20 +16,28 @@ import (
 var resultPool = sync.Pool{New: func() any { return new(topic.Result) }}
 
 // publish stores a retained message and routes the message to its
-// subscribers; it returns how many deliveries it made.
-func (s *Server) publish(m *session.Message) int {
+// subscribers. It returns how many deliveries it made and whether it wrote
+// to the store, in which case the publisher's acknowledgement waits for
+// the write to be durable.
+func (s *Server) publish(m *session.Message) (n int, stored bool) {
 	if m.Retain {
 		if len(m.Payload) == 0 {
 			// v5 [MQTT-3.3.1-6], v3.1.1 [MQTT-3.3.1-10]: an empty retained
 			// message deletes the one stored, and is not itself stored.
 			if s.retained.Delete(m.Topic) {
 				s.stats.retained.Add(-1)
+				s.apply(Op{Kind: OpUnretain, Topic: m.Topic})
 			}
-		} else if !s.retained.Set(m.Topic, m) {
-			s.stats.retained.Add(1)
+		} else {
+			if !s.retained.Set(m.Topic, m) {
+				s.stats.retained.Add(1)
+			}
+			s.apply(Op{Kind: OpRetain, Msg: m})
 		}
+		stored = s.store != nil
 	}
-	return s.route(m)
+	n, routed := s.route(m)
+	return n, stored || routed
 }
 
 // publishWill publishes a will message.
@@ -43,8 +51,9 @@ func (s *Server) publishWill(m *session.Message) {
 // Published) pair: at the highest QoS of those subscriptions and with all
 // their identifiers (v3.1.1 [MQTT-3.3.5-1], v5 §3.3.4). Subscriptions that
 // agree on those options (always, before 5.0) therefore yield one copy.
-// A shared group gives the message to one member.
-func (s *Server) route(m *session.Message) int {
+// A shared group gives the message to one member. stored reports whether
+// a delivery went to the store.
+func (s *Server) route(m *session.Message) (n int, stored bool) {
 	r := resultPool.Get().(*topic.Result)
 	defer resultPool.Put(r)
 	s.tree.Match(m.Topic, r)
@@ -53,7 +62,6 @@ func (s *Server) route(m *session.Message) int {
 		return cmp.Or(strings.Compare(a.ClientID, b.ClientID),
 			cmpBool(a.NoLocal, b.NoLocal), cmpBool(a.RetainAsPublished, b.RetainAsPublished))
 	})
-	n := 0
 	for i := 0; i < len(subs); {
 		first := subs[i]
 		d := session.Delivery{Msg: m}
@@ -74,8 +82,9 @@ func (s *Server) route(m *session.Message) int {
 		// v3.1.1 [MQTT-3.3.1-9], v5 [MQTT-3.3.1-12]: RETAIN is cleared on
 		// forwarded messages unless Retain As Published asks to keep it.
 		d.Retain = m.Retain && first.RetainAsPublished
-		if s.deliverTo(first.ClientID, d) {
+		if ok, st := s.deliverTo(first.ClientID, d); ok {
 			n++
+			stored = stored || st
 		}
 	}
 	for _, g := range r.Groups {
@@ -88,13 +97,14 @@ func (s *Server) route(m *session.Message) int {
 		if member.Identifier != 0 {
 			d.SubscriptionIDs = []uint32{member.Identifier}
 		}
-		if s.deliverTo(member.ClientID, d) {
+		if ok, st := s.deliverTo(member.ClientID, d); ok {
 			n++
+			stored = stored || st
 		}
 	}
 	clear(r.Subscriptions)
 	clear(r.Groups)
-	return n
+	return n, stored
 }
 
 func cmpBool(a, b bool) int {
@@ -108,11 +118,12 @@ func cmpBool(a, b bool) int {
 }
 
 // deliverTo hands a delivery to a client's session, if it still exists and
-// may receive the topic.
-func (s *Server) deliverTo(clientID string, d session.Delivery) bool {
+// may receive the topic, and reports whether the delivery went to the
+// store.
+func (s *Server) deliverTo(clientID string, d session.Delivery) (ok, stored bool) {
 	v, ok := s.sessions.Load(clientID)
 	if !ok {
-		return false
+		return false, false
 	}
 	cs := v.(*clientSession)
 	if a := s.opts.Authorizer; a != nil {
@@ -120,11 +131,10 @@ func (s *Server) deliverTo(clientID string, d session.Delivery) bool {
 		c := cs.conn
 		cs.mu.Unlock()
 		if c != nil && !a.Authorize(&c.client, plugin.Receive, d.Msg.Topic) {
-			return false
+			return false, false
 		}
 	}
-	s.deliver(cs, d)
-	return true
+	return true, s.deliver(cs, d)
 }
 
 // redeliverShared gives a shared delivery that a leaving member never

@@ -19,8 +19,9 @@ var ErrServerClosed = errors.New("broker: server closed")
 // Server is an MQTT broker. Create it with New, hand it listeners with
 // Serve, and stop it with Shutdown.
 type Server struct {
-	opts Options
-	log  *slog.Logger
+	opts  Options
+	log   *slog.Logger
+	store Store
 
 	tree     topic.Tree
 	retained topic.Retained[*session.Message]
@@ -43,23 +44,30 @@ type Server struct {
 	started time.Time
 }
 
-// New returns a Server with the given options.
-func New(opts Options) *Server {
+// New returns a Server with the given options. With a Store, it first
+// restores the stored retained messages and sessions.
+func New(opts Options) (*Server, error) {
 	opts = opts.withDefaults()
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
+		store:     opts.Store,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
 		done:      make(chan struct{}),
 		started:   time.Now(),
 	}
 	s.shared.strategy = opts.SharedStrategy
+	if s.store != nil {
+		if err := s.restore(); err != nil {
+			return nil, err
+		}
+	}
 	if opts.SysInterval > 0 {
 		s.wg.Add(1)
 		go s.publishSys()
 	}
-	return s
+	return s, nil
 }
 
 // Serve accepts connections on l until Shutdown, admitting clients as cfg
@@ -159,8 +167,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-finished:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if s.store != nil {
+		return s.store.Close()
+	}
+	return nil
 }

@@ -41,7 +41,10 @@ func StartListener(t testing.TB, opts broker.Options, cfg broker.Listener) *Brok
 		logs = &testLog{t: t}
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv := broker.New(opts)
+	srv, err := broker.New(opts)
+	if err != nil {
+		t.Fatalf("broker: %v", err)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l, cfg) }()
 	t.Cleanup(func() {

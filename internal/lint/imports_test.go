@@ -33,9 +33,10 @@ var rules = []rule{
 	{Pkg: "internal/session", Only: []string{"packet", "internal/topic"}},
 	{Pkg: "plugin", Only: []string{"packet"}},
 	{Pkg: "broker/...", Only: []string{"broker/...", "packet", "plugin", "internal/topic", "internal/session",
-		"internal/listener", "internal/metrics", "store/memstore"},
+		"internal/listener", "internal/metrics"},
 		Deny: []string{"github.com/prometheus/", "github.com/nats-io/", "github.com/cockroachdb/pebble"}},
-	{Pkg: "store/memstore", Only: []string{"broker", "packet"}},
+	{Pkg: "store/...", Only: []string{"broker", "packet", "internal/session"},
+		Deny: []string{"github.com/prometheus/", "github.com/nats-io/"}},
 	{Pkg: "internal/packettest", Only: []string{"packet"}},
 }
 

@@ -59,6 +59,9 @@ type Delivery struct {
 	Retain bool
 	// SubscriptionIDs are the identifiers of the matching subscriptions (v5).
 	SubscriptionIDs []uint32
+	// Seq orders the session's deliveries and names one in the store;
+	// Enqueue assigns it.
+	Seq uint64
 	// Shared is the shared subscription ("$share/group/filter") the
 	// delivery came through, "" for an ordinary subscription: a member
 	// that leaves hands such deliveries on to another member.

@@ -57,7 +57,6 @@ type Inflight struct {
 	PacketID uint16
 	Phase    Phase
 	Delivery
-	seq uint64
 }
 
 // Enqueued says what Enqueue did.
@@ -113,23 +112,28 @@ func (s *State) full(extra int) bool {
 }
 
 // Enqueue adds a delivery to the end of the queue, applying the overflow
-// policy when the queue is full.
-func (s *State) Enqueue(d Delivery) Enqueued {
+// policy when the queue is full. It assigns d.Seq and returns the delivery
+// as queued and those the policy dropped to make room, which a store must
+// forget.
+func (s *State) Enqueue(d Delivery) (queued Delivery, dropped []Delivery, result Enqueued) {
+	s.seq++
+	d.Seq = s.seq
 	if !s.full(d.Msg.Size()) {
 		s.queue.push(d)
-		return Queued
+		return d, nil, Queued
 	}
 	switch s.Limits.Overflow {
 	case DropOldest:
 		for s.queue.len() > 0 && s.full(d.Msg.Size()) {
-			s.queue.pop()
+			old, _ := s.queue.pop()
+			dropped = append(dropped, old)
 		}
 		s.queue.push(d)
-		return DroppedOldest
+		return d, dropped, DroppedOldest
 	case DropNewest:
-		return DroppedNewest
+		return d, nil, DroppedNewest
 	}
-	return Overflowed
+	return d, nil, Overflowed
 }
 
 func (s *State) window() int {
@@ -141,9 +145,9 @@ func (s *State) window() int {
 
 // Next takes the next delivery to send, if the in-flight window allows it.
 // For QoS 1 and 2 it allocates a packet id and records the message as in
-// flight. Expired messages are discarded on the way (v5 [MQTT-3.3.2-5]);
-// expired counts them.
-func (s *State) Next(now time.Time) (d Delivery, pid uint16, expired int, ok bool) {
+// flight. Expired messages are discarded on the way (v5 [MQTT-3.3.2-5]) and
+// returned in expired, for the store to forget.
+func (s *State) Next(now time.Time) (d Delivery, pid uint16, expired []Delivery, ok bool) {
 	for {
 		head, ok := s.queue.peek()
 		if !ok {
@@ -151,7 +155,7 @@ func (s *State) Next(now time.Time) (d Delivery, pid uint16, expired int, ok boo
 		}
 		if head.Msg.Expired(now) {
 			s.queue.pop()
-			expired++
+			expired = append(expired, head)
 			continue
 		}
 		if head.QoS > packet.AtMostOnce && len(s.inflight) >= s.window() {
@@ -162,12 +166,11 @@ func (s *State) Next(now time.Time) (d Delivery, pid uint16, expired int, ok boo
 			return head, 0, expired, true
 		}
 		pid = s.allocatePID()
-		s.seq++
 		phase := AwaitPuback
 		if head.QoS == packet.ExactlyOnce {
 			phase = AwaitPubrec
 		}
-		s.inflight[pid] = &Inflight{PacketID: pid, Phase: phase, Delivery: head, seq: s.seq}
+		s.inflight[pid] = &Inflight{PacketID: pid, Phase: phase, Delivery: head}
 		return head, pid, expired, true
 	}
 }
@@ -186,50 +189,52 @@ func (s *State) allocatePID() uint16 {
 	}
 }
 
-// Puback completes a QoS 1 delivery. It reports false for a packet id that
-// is not awaiting PUBACK, which the broker ignores.
-func (s *State) Puback(pid uint16) bool {
+// Puback completes a QoS 1 delivery and returns its sequence number. It
+// reports false for a packet id that is not awaiting PUBACK, which the
+// broker ignores.
+func (s *State) Puback(pid uint16) (seq uint64, ok bool) {
 	f, ok := s.inflight[pid]
 	if !ok || f.Phase != AwaitPuback {
-		return false
+		return 0, false
 	}
 	delete(s.inflight, pid)
-	return true
+	return f.Seq, true
 }
 
 // Pubrec moves a QoS 2 delivery to its PUBREL phase. sendPubrel says
 // whether to answer with PUBREL; found is false for a packet id not in
 // flight (answer PUBREL with Packet Identifier Not Found in 5.0). A PUBREC
-// with a failure code ends the delivery without PUBREL (v5 §4.3.3).
-func (s *State) Pubrec(pid uint16, code packet.ReasonCode) (sendPubrel, found bool) {
+// with a failure code ends the delivery without PUBREL (v5 §4.3.3);
+// ended says so. seq names the delivery.
+func (s *State) Pubrec(pid uint16, code packet.ReasonCode) (seq uint64, sendPubrel, found, ended bool) {
 	f, ok := s.inflight[pid]
 	if !ok {
-		return true, false
+		return 0, true, false, false
 	}
 	switch f.Phase {
 	case AwaitPubrec:
 		if code.IsError() {
 			delete(s.inflight, pid)
-			return false, true
+			return f.Seq, false, true, true
 		}
 		f.Phase = AwaitPubcomp
 		// The message is delivered; only the packet id stays in use.
-		f.Delivery = Delivery{}
-		return true, true
+		f.Delivery = Delivery{Seq: f.Seq}
+		return f.Seq, true, true, false
 	case AwaitPubcomp:
-		return true, true
+		return f.Seq, true, true, false
 	}
-	return false, false
+	return f.Seq, false, false, false
 }
 
-// Pubcomp completes a QoS 2 delivery.
-func (s *State) Pubcomp(pid uint16) bool {
+// Pubcomp completes a QoS 2 delivery and returns its sequence number.
+func (s *State) Pubcomp(pid uint16) (seq uint64, ok bool) {
 	f, ok := s.inflight[pid]
 	if !ok || f.Phase != AwaitPubcomp {
-		return false
+		return 0, false
 	}
 	delete(s.inflight, pid)
-	return true
+	return f.Seq, true
 }
 
 // Resend lists the in-flight messages in the order they were first sent,
@@ -243,9 +248,9 @@ func (s *State) Resend() []*Inflight {
 	}
 	slices.SortFunc(out, func(a, b *Inflight) int {
 		switch {
-		case a.seq < b.seq:
+		case a.Seq < b.Seq:
 			return -1
-		case a.seq > b.seq:
+		case a.Seq > b.Seq:
 			return 1
 		}
 		return 0
@@ -310,4 +315,22 @@ func (s *State) InboundQoS2() int { return len(s.inboundQoS2) }
 // client, say) as if it had been acknowledged.
 func (s *State) Discard(pid uint16) {
 	delete(s.inflight, pid)
+}
+
+// Restore rebuilds a session's queue and in-flight window from a store,
+// at start-up. queued is in delivery order.
+func (s *State) Restore(queued []Delivery, inflight []Inflight, inboundQoS2 []uint16) {
+	for _, d := range queued {
+		s.queue.push(d)
+		s.seq = max(s.seq, d.Seq)
+	}
+	for i := range inflight {
+		f := inflight[i]
+		s.inflight[f.PacketID] = &f
+		s.seq = max(s.seq, f.Seq)
+		s.nextPID = max(s.nextPID, f.PacketID)
+	}
+	for _, pid := range inboundQoS2 {
+		s.inboundQoS2[pid] = struct{}{}
+	}
 }

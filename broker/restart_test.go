@@ -1,0 +1,108 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/petrelmq/petrel/broker"
+	"github.com/petrelmq/petrel/packet"
+	"github.com/petrelmq/petrel/store/memstore"
+)
+
+// startOn runs a broker with st on addr ("127.0.0.1:0" for any port) and
+// returns its address and a function that shuts it down.
+func startOn(t *testing.T, addr string, st broker.Store) (string, func()) {
+	t.Helper()
+	var l net.Listener
+	var err error
+	deadline := time.Now().Add(wait)
+	for {
+		// The previous broker's port may take a moment to free.
+		if l, err = net.Listen("tcp", addr); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := broker.New(broker.Options{Store: st, SysInterval: -1, Logger: quietLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l, broker.Listener{AllowAnonymous: true}) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, broker.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return l.Addr().String(), stop
+}
+
+// TestRestartKeepsStoredState restarts a broker on the same store and
+// checks that retained messages, persistent sessions with their
+// subscriptions, and the messages queued and in flight for them survive.
+func TestRestartKeepsStoredState(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	addr, stop := startOn(t, "127.0.0.1:0", st)
+	for _, v := range versions {
+		k := "keep-" + v.String() + "/"
+		pub, _ := connect(t, addr, conn(v, "keep-pub"))
+		pub.subscribe(1, packet.Subscription{Filter: "gone/" + k})
+		sub, _ := connect(t, addr, withWill(persistent(v, "keeper"), "gone/"+k, 0))
+		sub.subscribe(1, packet.Subscription{Filter: k + "#", QoS: packet.ExactlyOnce})
+		publish(pub, &packet.Publish{Topic: k + "inflight", QoS: packet.AtLeastOnce, PacketID: 1, Payload: []byte("a")})
+		// Received and not acknowledged: in flight when the broker stops.
+		if got := expect[*packet.Publish](sub); got.Topic != k+"inflight" {
+			t.Fatalf("got %s", got.Topic)
+		}
+		sub.nc.Close()
+		expect[*packet.Publish](pub) // the will: the broker saw the close
+		publish(pub, &packet.Publish{Topic: k + "retained", Retain: true, Payload: []byte("r")})
+		publish(pub, &packet.Publish{Topic: k + "queued", QoS: packet.ExactlyOnce, PacketID: 2, Payload: []byte("q")})
+	}
+	stop()
+	st.Reopen()
+	addr, _ = startOn(t, "127.0.0.1:0", st)
+	for _, v := range versions {
+		k := "keep-" + v.String() + "/"
+		sub, ack := connect(t, addr, persistent(v, "keeper"))
+		if !ack.SessionPresent {
+			t.Fatalf("%s: session lost in the restart", v)
+		}
+		// The in-flight message again with DUP, then the queued QoS 2 one;
+		// the QoS 0 retained message was not kept for the offline session.
+		first := expect[*packet.Publish](sub)
+		if first.Topic != k+"inflight" || !first.Dup {
+			t.Fatalf("%s: got %s dup=%v, want %sinflight resent", v, first.Topic, first.Dup, k)
+		}
+		ackPublish(sub, first)
+		if got := expect[*packet.Publish](sub); got.Topic != k+"queued" || got.QoS != packet.ExactlyOnce {
+			t.Fatalf("%s: got %s QoS %d, want %squeued at QoS 2", v, got.Topic, got.QoS, k)
+		} else {
+			ackPublish(sub, got)
+		}
+		sub.expectNothing(100 * time.Millisecond)
+		late, _ := connect(t, addr, conn(v, "late"))
+		late.subscribe(1, packet.Subscription{Filter: k + "retained"})
+		if got := expect[*packet.Publish](late); !got.Retain || string(got.Payload) != "r" {
+			t.Fatalf("%s: retained message lost in the restart: %+v", v, got)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/petrelmq/petrel/internal/session"
+	"github.com/petrelmq/petrel/packet"
+)
+
+// Message is an application message as the broker keeps it: immutable and
+// shared by every session it is delivered to.
+type Message = session.Message
+
+// Delivery is a message on its way to one session.
+type Delivery = session.Delivery
+
+// Subscription is one of a session's subscriptions.
+type Subscription = session.Subscription
+
+// Inflight is a delivery sent and not yet acknowledged.
+type Inflight = session.Inflight
+
+// Phase is where an in-flight QoS 1 or 2 delivery stands.
+type Phase = session.Phase
+
+// The phases of an in-flight delivery.
+const (
+	AwaitPuback  = session.AwaitPuback  // QoS 1 PUBLISH sent
+	AwaitPubrec  = session.AwaitPubrec  // QoS 2 PUBLISH sent
+	AwaitPubcomp = session.AwaitPubcomp // QoS 2 PUBREL sent; the message is delivered
+)
+
+// Store keeps what must survive a restart: retained messages, and for
+// persistent sessions their records, subscriptions, queued and in-flight
+// deliveries and inbound QoS 2 packet ids. Options.Store nil keeps all of
+// it in memory only.
+//
+// Concurrency contract: the broker calls Apply from many goroutines, often
+// while holding a session's lock, so Apply must not block on I/O; it
+// queues the batch. Batches become durable in the order Apply was called,
+// and done callbacks (done may be nil) run in that order, exactly once each, possibly before
+// Apply returns and possibly on another goroutine; they must not be
+// delayed by one another's work. The broker sends an acknowledgement
+// (PUBACK, PUBREC, SUBACK, UNSUBACK) only from done, so an acknowledged
+// change is durable as far as the Store promises.
+//
+// Load is called once, by New, before the server serves anyone.
+type Store interface {
+	Apply(ops []Op, done func(error))
+	Load() (*Snapshot, error)
+	Close() error
+}
+
+// OpKind names a change to stored state.
+type OpKind byte
+
+// The kinds of change a Store applies.
+const (
+	OpRetain      OpKind = iota + 1 // store Msg as the retained message of Msg.Topic
+	OpUnretain                      // delete the retained message of Topic
+	OpSession                       // create or update the session record
+	OpEndSession                    // delete the session of ClientID and everything it holds
+	OpSubscribe                     // add or replace Sub for ClientID
+	OpUnsubscribe                   // remove the subscription to Filter
+	OpEnqueue                       // queue Delivery for ClientID
+	OpSent                          // Delivery Seq is in flight with PacketID in Phase
+	OpForget                        // Delivery Seq is done: acknowledged, dropped or expired
+	OpReceived                      // inbound QoS 2 PacketID awaits PUBREL
+	OpReleased                      // inbound QoS 2 PacketID was released
+)
+
+// Op is one change. Which fields matter depends on Kind.
+type Op struct {
+	Kind     OpKind
+	ClientID string
+	Topic    string
+	Filter   string
+	Msg      *Message
+	Session  *SessionRecord
+	Sub      Subscription
+	Delivery Delivery
+	Seq      uint64
+	PacketID uint16
+	Phase    Phase
+}
+
+// SessionRecord is what a session is apart from its subscriptions and
+// messages.
+type SessionRecord struct {
+	ClientID string
+	Version  packet.Version
+	// Expiry is how long the session outlives its connection.
+	Expiry time.Duration
+	// DisconnectedAt is when its client went offline; zero while online.
+	DisconnectedAt time.Time
+	// Will is the will waiting for the Will Delay, if any, and when it is
+	// due.
+	Will      *Message
+	WillDueAt time.Time
+}
+
+// Snapshot is the stored state, as Load returns it.
+type Snapshot struct {
+	Retained []*Message
+	Sessions []StoredSession
+}
+
+// StoredSession is one persistent session as stored.
+type StoredSession struct {
+	SessionRecord
+	Subscriptions []Subscription
+	Queued        []Delivery // in Seq order
+	Inflight      []Inflight
+	InboundQoS2   []uint16
+}
+
+// apply hands ops to the store, if there is one. The caller may hold a
+// session lock: Apply does not block.
+func (s *Server) apply(ops ...Op) {
+	if s.store != nil && len(ops) > 0 {
+		s.store.Apply(ops, nil)
+	}
+}
+
+// durable sends ack to the client once everything applied so far is
+// durable: at once when stored is false, else after an empty batch that
+// the Store's ordering places behind them. If the store fails, the client
+// is disconnected unacknowledged, so it sends again.
+func (c *conn) durable(stored bool, ack packet.Packet) {
+	s := c.srv
+	if !stored || s.store == nil {
+		c.send(ack)
+		return
+	}
+	s.store.Apply(nil, func(err error) {
+		if err != nil {
+			s.log.Error("store write failed; disconnecting the client unacknowledged", "client", c.client.ID, "err", err)
+			c.disconnect(packet.UnspecifiedError, "")
+			return
+		}
+		c.send(ack)
+	})
+}
