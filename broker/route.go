@@ -173,7 +173,11 @@ func (c *conn) appendPublish(d *session.Delivery, pid uint16, dup bool, now time
 	p := &c.enc
 	*p = packet.Publish{Dup: dup, QoS: d.QoS, Retain: d.Retain, Topic: m.Topic, PacketID: pid, Payload: m.Payload}
 	if c.v == packet.V5 {
-		p.Props = m.Props
+		if m.Props != nil {
+			p.Props = *m.Props
+		} else {
+			p.Props = packet.Properties{}
+		}
 		p.Props.SubscriptionIdentifiers = d.SubscriptionIDs
 		if left, ok := m.RemainingExpiry(now); ok {
 			p.Props.MessageExpiry, p.Props.HasMessageExpiry = left, true

@@ -56,6 +56,25 @@ func (p *Properties) clone(a *arena) Properties {
 	return q
 }
 
+// CloneTopicPayload returns copies of p's topic and payload that share one
+// new allocation: what a broker keeps of most messages.
+func (p *Publish) CloneTopicPayload() (topic string, payload []byte) {
+	a := arena(make([]byte, 0, len(p.Topic)+len(p.Payload)))
+	topic = a.string(p.Topic)
+	payload = a.bytes(p.Payload)
+	if payload == nil {
+		payload = a[len(a):]
+	}
+	return topic, payload
+}
+
+// Clone returns a deep copy of p that shares no memory with it.
+func (p *Properties) Clone() *Properties {
+	a := arena(make([]byte, 0, p.variableSize()))
+	q := p.clone(&a)
+	return &q
+}
+
 // Clone returns a copy of p that owns its memory, so it outlives the
 // buffer p was decoded from. The copy is made by encoding p for version v
 // and decoding the result.

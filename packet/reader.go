@@ -117,6 +117,11 @@ func (r *Reader) readBody(n int) ([]byte, error) {
 	return r.buf, nil
 }
 
+// Buffered is the number of bytes read from the stream and not yet
+// returned: a caller that finds none left knows the peer has paused, a
+// good moment to flush what it owes.
+func (r *Reader) Buffered() int { return r.br.Buffered() }
+
 // ReadPacket reads and decodes the next packet into a new value of its
 // type. The packet aliases the Reader's buffer until the next read.
 func (r *Reader) ReadPacket() (Packet, error) {

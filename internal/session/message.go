@@ -13,11 +13,12 @@ type Message struct {
 	Payload []byte
 	QoS     packet.QoS // the QoS it was published with
 	Retain  bool
-	// Props holds the properties forwarded to subscribers: payload format,
-	// content type, response topic, correlation data and user properties.
-	// Message Expiry is carried by Expiry, not here; Topic Alias and
-	// Subscription Identifiers belong to each delivery.
-	Props packet.Properties
+	// Props holds the properties forwarded to subscribers, nil when there
+	// are none: payload format, content type, response topic, correlation
+	// data and user properties. Message Expiry is carried by Expiry, not
+	// here; Topic Alias and Subscription Identifiers belong to each
+	// delivery.
+	Props *packet.Properties
 	// Expiry is when the message expires; the zero time means never.
 	Expiry time.Time
 	// Publisher is the client id of the publishing client, "" for messages
@@ -46,7 +47,14 @@ func (m *Message) RemainingExpiry(now time.Time) (uint32, bool) {
 
 // Size is the memory the message's variable data takes, for queue limits.
 func (m *Message) Size() int {
-	return len(m.Topic) + len(m.Payload) + len(m.Props.ContentType) + len(m.Props.ResponseTopic) + len(m.Props.CorrelationData)
+	n := len(m.Topic) + len(m.Payload)
+	if p := m.Props; p != nil {
+		n += len(p.ContentType) + len(p.ResponseTopic) + len(p.CorrelationData)
+		for _, u := range p.User {
+			n += len(u.Key) + len(u.Value)
+		}
+	}
+	return n
 }
 
 // Delivery is one message on its way to one session, with what differs
