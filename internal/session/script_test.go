@@ -107,6 +107,26 @@ type harness struct {
 	now time.Time
 }
 
+// output is a step's output, formatted only when printed: a quiet step over
+// 65,535 messages would otherwise spend most of the suite's time (under
+// -race) formatting lines nobody sees.
+type output []func() string
+
+func (o *output) add(format string, a ...any) {
+	*o = append(*o, func() string { return fmt.Sprintf(format, a...) })
+}
+
+func line(format string, a ...any) output {
+	var o output
+	o.add(format, a...)
+	return o
+}
+
+// lazy is a %s argument computed only when its line is printed.
+type lazy func() string
+
+func (l lazy) String() string { return l() }
+
 func newHarness() *harness {
 	return &harness{s: New("c", Limits{}), now: epoch}
 }
@@ -181,7 +201,7 @@ func (h *harness) step(line string, input []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	var out output
 	switch fields[0] {
 	case "new":
 		l, err := limits(a)
@@ -207,14 +227,14 @@ func (h *harness) step(line string, input []string) ([]string, error) {
 	case "take-unacknowledged":
 		out, err = h.take(a)
 	case "drop-qos0":
-		out = []string{fmt.Sprintf("dropped=%d", h.s.DropQoS0())}
+		out.add("dropped=%d", h.s.DropQoS0())
 	case "restore":
 		err = h.restore(input)
 	case "advance":
 		var d time.Duration
 		if d, err = a.dur("by"); err == nil {
 			h.now = h.now.Add(d)
-			out = []string{fmt.Sprintf("now=+%v", h.now.Sub(epoch))}
+			out.add("now=+%v", h.now.Sub(epoch))
 		}
 	case "state":
 		out = h.state()
@@ -224,14 +244,19 @@ func (h *harness) step(line string, input []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.has("quiet") && len(out) > 2 {
-		// Long runs show their first and last lines.
-		out = []string{out[0], fmt.Sprintf("... %d more", len(out)-2), out[len(out)-1]}
-	}
 	if fields[0] != "restore" && len(input) > 0 {
 		return nil, fmt.Errorf("%s takes no input lines", fields[0])
 	}
-	return out, a.done()
+	if a.has("quiet") && len(out) > 2 {
+		// Long runs show their first and last lines.
+		n := len(out) - 2
+		out = output{out[0], func() string { return fmt.Sprintf("... %d more", n) }, out[len(out)-1]}
+	}
+	lines := make([]string, len(out))
+	for i, f := range out {
+		lines[i] = f()
+	}
+	return lines, a.done()
 }
 
 func limits(a *args) (Limits, error) {
@@ -284,7 +309,7 @@ func (h *harness) delivery(a *args) (Delivery, error) {
 var enqueued = map[Enqueued]string{Queued: "queued", DroppedOldest: "dropped-oldest", DroppedNewest: "dropped-newest", Overflowed: "overflowed"}
 
 // enqueue queues count= copies (default 1) of one delivery.
-func (h *harness) enqueue(a *args) ([]string, error) {
+func (h *harness) enqueue(a *args) (output, error) {
 	n, err := a.int("count", 1)
 	if err != nil {
 		return nil, err
@@ -293,14 +318,14 @@ func (h *harness) enqueue(a *args) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	var out output
 	for range n {
 		q, dropped, res := h.s.Enqueue(d)
-		l := fmt.Sprintf("%s seq=%d", enqueued[res], q.Seq)
 		if len(dropped) > 0 {
-			l += " dropped=" + seqs(dropped)
+			out.add("%s seq=%d dropped=%s", enqueued[res], q.Seq, seqs(dropped))
+		} else {
+			out.add("%s seq=%d", enqueued[res], q.Seq)
 		}
-		out = append(out, l)
 	}
 	return out, nil
 }
@@ -335,7 +360,7 @@ func (h *harness) describe(d *Delivery) string {
 
 // next calls Next n= times (default 1) or, with all, until it has nothing
 // to send.
-func (h *harness) next(a *args) ([]string, error) {
+func (h *harness) next(a *args) (output, error) {
 	n, err := a.int("n", 1)
 	if err != nil {
 		return nil, err
@@ -343,30 +368,30 @@ func (h *harness) next(a *args) ([]string, error) {
 	if a.has("all") {
 		n = -1
 	}
-	var out []string
+	var out output
 	for i := 0; i != n; i++ {
 		d, pid, expired, ok := h.s.Next(h.now)
 		for _, e := range expired {
-			out = append(out, fmt.Sprintf("expired seq=%d topic=%s", e.Seq, e.Msg.Topic))
+			out.add("expired seq=%d topic=%s", e.Seq, e.Msg.Topic)
 		}
 		if !ok {
 			if h.s.Queued() == 0 {
-				out = append(out, "none (queue empty)")
+				out.add("none (queue empty)")
 			} else {
-				out = append(out, fmt.Sprintf("none (window full: inflight=%d)", h.s.InflightCount()))
+				out.add("none (window full: inflight=%d)", h.s.InflightCount())
 			}
 			break
 		}
-		l := fmt.Sprintf("send seq=%d", d.Seq)
 		if pid != 0 || d.QoS > packet.AtMostOnce {
-			l += fmt.Sprintf(" pid=%d", pid)
+			out.add("send seq=%d pid=%d %s", d.Seq, pid, lazy(func() string { return h.describe(&d) }))
+		} else {
+			out.add("send seq=%d %s", d.Seq, lazy(func() string { return h.describe(&d) }))
 		}
-		out = append(out, l+" "+h.describe(&d))
 	}
 	return out, nil
 }
 
-func (h *harness) pidCommand(cmd string, a *args) ([]string, error) {
+func (h *harness) pidCommand(cmd string, a *args) (output, error) {
 	n, err := a.int("pid", -1)
 	if err != nil {
 		return nil, err
@@ -382,26 +407,26 @@ func (h *harness) pidCommand(cmd string, a *args) ([]string, error) {
 			f = h.s.Pubcomp
 		}
 		if seq, ok := f(pid); ok {
-			return []string{fmt.Sprintf("ok seq=%d", seq)}, nil
+			return line("ok seq=%d", seq), nil
 		}
-		return []string{"ignored"}, nil
+		return line("ignored"), nil
 	case "discard":
 		h.s.Discard(pid)
 		return nil, nil
 	case "receive-qos2":
 		if h.s.ReceiveQoS2(pid) {
-			return []string{"duplicate: send PUBREC, do not deliver"}, nil
+			return line("duplicate: send PUBREC, do not deliver"), nil
 		}
-		return []string{"new: send PUBREC, deliver"}, nil
+		return line("new: send PUBREC, deliver"), nil
 	default: // release
 		if h.s.Release(pid) {
-			return []string{"released: send PUBCOMP"}, nil
+			return line("released: send PUBCOMP"), nil
 		}
-		return []string{"not found: send PUBCOMP 0x92"}, nil
+		return line("not found: send PUBCOMP 0x92"), nil
 	}
 }
 
-func (h *harness) pubrec(a *args) ([]string, error) {
+func (h *harness) pubrec(a *args) (output, error) {
 	n, err := a.int("pid", -1)
 	if err != nil {
 		return nil, err
@@ -425,27 +450,27 @@ func (h *harness) pubrec(a *args) ([]string, error) {
 	default:
 		l = fmt.Sprintf("seq=%d send-pubrel=%t found=%t ended=%t", seq, sendPubrel, found, ended)
 	}
-	return []string{l}, nil
+	return line("%s", l), nil
 }
 
-func (h *harness) resend() []string {
-	var out []string
+func (h *harness) resend() output {
+	var out output
 	for _, f := range h.s.Resend() {
 		if f.Phase == AwaitPubcomp {
-			out = append(out, fmt.Sprintf("PUBREL pid=%d seq=%d", f.PacketID, f.Seq))
+			out.add("PUBREL pid=%d seq=%d", f.PacketID, f.Seq)
 			continue
 		}
-		out = append(out, fmt.Sprintf("PUBLISH dup pid=%d seq=%d %s", f.PacketID, f.Seq, h.describe(&f.Delivery)))
+		out.add("PUBLISH dup pid=%d seq=%d %s", f.PacketID, f.Seq, lazy(func() string { return h.describe(&f.Delivery) }))
 	}
 	if len(out) == 0 {
-		out = []string{"none"}
+		out.add("none")
 	}
 	return out
 }
 
 // take calls TakeUnacknowledged keeping what keep= says: non-shared (the
 // broker's choice, the default), all or none.
-func (h *harness) take(a *args) ([]string, error) {
+func (h *harness) take(a *args) (output, error) {
 	var keep func(*Delivery) bool
 	switch k := a.str("keep", "non-shared"); k {
 	case "non-shared":
@@ -457,12 +482,12 @@ func (h *harness) take(a *args) ([]string, error) {
 	default:
 		return nil, fmt.Errorf("keep=%s: want non-shared, all or none", k)
 	}
-	var out []string
+	var out output
 	for _, d := range h.s.TakeUnacknowledged(keep) {
-		out = append(out, fmt.Sprintf("take seq=%d %s", d.Seq, h.describe(&d)))
+		out.add("take seq=%d %s", d.Seq, lazy(func() string { return h.describe(&d) }))
 	}
 	if len(out) == 0 {
-		out = []string{"none"}
+		out.add("none")
 	}
 	return out, nil
 }
@@ -533,10 +558,11 @@ var phaseNames = map[Phase]string{AwaitPuback: "await-puback", AwaitPubrec: "awa
 
 // state dumps the session: counters, then the in-flight window by packet
 // id, the queue in order and the inbound QoS 2 ids awaiting PUBREL.
-func (h *harness) state() []string {
+func (h *harness) state() output {
 	s := h.s
-	out := []string{fmt.Sprintf("queued=%d bytes=%d inflight=%d window=%d inbound-qos2=%d",
-		s.Queued(), s.QueuedBytes(), s.InflightCount(), s.window(), s.InboundQoS2())}
+	var out output
+	out.add("queued=%d bytes=%d inflight=%d window=%d inbound-qos2=%d",
+		s.Queued(), s.QueuedBytes(), s.InflightCount(), s.window(), s.InboundQoS2())
 	pids := make([]int, 0, len(s.inflight))
 	for pid := range s.inflight {
 		pids = append(pids, int(pid))
@@ -544,15 +570,15 @@ func (h *harness) state() []string {
 	slices.Sort(pids)
 	for _, pid := range pids {
 		f := s.inflight[uint16(pid)]
-		l := fmt.Sprintf("  inflight pid=%d seq=%d %s", pid, f.Seq, phaseNames[f.Phase])
-		if f.Phase != AwaitPubcomp {
-			l += " " + h.describe(&f.Delivery)
+		if f.Phase == AwaitPubcomp {
+			out.add("  inflight pid=%d seq=%d %s", pid, f.Seq, phaseNames[f.Phase])
+		} else {
+			out.add("  inflight pid=%d seq=%d %s %s", pid, f.Seq, phaseNames[f.Phase], lazy(func() string { return h.describe(&f.Delivery) }))
 		}
-		out = append(out, l)
 	}
 	for i := range s.queue.n {
 		d := s.queue.buf[(s.queue.head+i)%len(s.queue.buf)]
-		out = append(out, fmt.Sprintf("  queue seq=%d %s", d.Seq, h.describe(&d)))
+		out.add("  queue seq=%d %s", d.Seq, lazy(func() string { return h.describe(&d) }))
 	}
 	if len(s.inboundQoS2) > 0 {
 		var in []int
@@ -560,7 +586,7 @@ func (h *harness) state() []string {
 			in = append(in, int(pid))
 		}
 		slices.Sort(in)
-		out = append(out, fmt.Sprintf("  inbound-qos2 %v", in))
+		out.add("  inbound-qos2 %v", in)
 	}
 	return out
 }
