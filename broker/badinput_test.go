@@ -13,7 +13,11 @@ import (
 // closes that connection, and keeps serving a bystander.
 func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	t.Parallel()
-	b := brokertest.Start(t, broker.Options{MaxPacketSize: 1024, TopicAliasMaximum: 4})
+	forEachReadMode(t, testBadInput)
+}
+
+func testBadInput(t *testing.T, goroutines bool) {
+	b := brokertest.Start(t, broker.Options{MaxPacketSize: 1024, TopicAliasMaximum: 4, GoroutinePerConnection: goroutines})
 	bystander, _ := connect(t, b.Addr, v5("bystander"))
 	bystander.subscribe(1, packet.Subscription{Filter: "still/alive"})
 	cases := []struct {

@@ -20,22 +20,29 @@ import (
 // the broker's: ns/op and allocs/op are per delivered message (client
 // allocations are near zero and counted too).
 func BenchmarkFanIn(b *testing.B) {
-	for _, qos := range []packet.QoS{0, 1} {
-		b.Run(fmt.Sprintf("4to1/qos%d", qos), func(b *testing.B) { benchDelivery(b, 4, 1, qos) })
-	}
+	benchModes(b, "4to1", 4, 1)
 }
 
 func BenchmarkFanOut(b *testing.B) {
+	benchModes(b, "1to16", 1, 16)
+}
+
+func benchModes(b *testing.B, name string, pubs, subs int) {
 	for _, qos := range []packet.QoS{0, 1} {
-		b.Run(fmt.Sprintf("1to16/qos%d", qos), func(b *testing.B) { benchDelivery(b, 1, 16, qos) })
+		for _, reads := range []string{"poller", "goroutines"} {
+			b.Run(fmt.Sprintf("%s/qos%d/reads=%s", name, qos, reads), func(b *testing.B) {
+				benchDelivery(b, pubs, subs, qos, reads == "goroutines")
+			})
+		}
 	}
 }
 
-func benchDelivery(b *testing.B, pubs, subs int, qos packet.QoS) {
+func benchDelivery(b *testing.B, pubs, subs int, qos packet.QoS, goroutines bool) {
 	br := brokertest.Start(b, broker.Options{
-		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		MaxQueuedMessages: 1 << 22,
-		SysInterval:       -1,
+		Logger:                 slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MaxQueuedMessages:      1 << 22,
+		SysInterval:            -1,
+		GoroutinePerConnection: goroutines,
 	})
 	perPub := (b.N + subs - 1) / subs / pubs
 	if perPub == 0 {

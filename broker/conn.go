@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/petrelmq/petrel/packet"
@@ -19,9 +20,6 @@ const (
 	// the broker stops moving messages from the session queue to it: past
 	// it, a slow reader's messages wait in the bounded session queue.
 	outHighWater = 256 << 10
-	// keepSpare is the largest output buffer kept between writes; larger
-	// ones are dropped so an idle connection holds little memory.
-	keepSpare = 64 << 10
 	// writeTimeout bounds one write to a client; a client that does not
 	// read for this long is disconnected.
 	writeTimeout = 30 * time.Second
@@ -35,7 +33,6 @@ type conn struct {
 	srv    *Server
 	nc     net.Conn
 	lcfg   *Listener
-	r      *packet.Reader
 	v      packet.Version
 	client plugin.Client
 	sess   *clientSession
@@ -57,58 +54,96 @@ type conn struct {
 
 	omu      sync.Mutex
 	out      []byte
-	spare    []byte
 	flushing bool
 	closed   bool
 	needPump bool
-	enc      packet.Publish // reused to encode outbound PUBLISHes
 
-	pub packet.Publish // reused to decode inbound PUBLISHes
+	// The read side: r in goroutine mode; fd, rc and partial when the
+	// Poller drives the connection. rmu orders the Poller's callbacks.
+	r        *packet.Reader
+	polled   bool
+	fd       int
+	rmu      sync.Mutex
+	partial  []byte
+	timer    *time.Timer
+	lastRead atomic.Int64
+	finished bool
+	finish1  sync.Once
 }
 
 func newConn(s *Server, nc net.Conn, lcfg *Listener) *conn {
 	c := &conn{srv: s, nc: nc, lcfg: lcfg}
-	c.r = packet.NewReader(nc, readBufferSize)
-	c.r.MaxPacketSize = int(s.opts.MaxPacketSize)
 	c.client.RemoteAddr = nc.RemoteAddr()
 	c.client.Listener = lcfg.Name
 	return c
 }
 
-// serve runs the connection's read loop until it ends.
-func (c *conn) serve() {
-	defer c.srv.forget(c)
-	defer c.closeNow()
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ConnectTimeout))
-	h, body, err := c.r.ReadFrame()
-	if err != nil {
-		c.logReadError("before CONNECT", err)
-		return
-	}
-	if h.Type != packet.CONNECT {
-		// v5 and v3.1.1 [MQTT-3.1.0-1]: the first packet must be CONNECT.
-		c.srv.log.Info("first packet is not CONNECT; closing", "remote", c.client.RemoteAddr, "type", h.Type)
-		return
-	}
-	if !c.connect(body) {
-		return
-	}
-	defer c.detach()
-	for {
-		if c.keepAlive > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
-		} else {
-			c.nc.SetReadDeadline(time.Time{})
+// errRefused ends a connection whose CONNECT was answered with a refusal.
+var errRefused = errors.New("connection refused")
+
+// errNotConnect ends a connection whose first packet is not CONNECT
+// (v5 and v3.1.1 [MQTT-3.1.0-1]).
+var errNotConnect = errors.New("first packet is not CONNECT (v5 and v3.1.1 [MQTT-3.1.0-1])")
+
+// frame handles one complete packet: CONNECT first, then the rest.
+func (c *conn) frame(h packet.FixedHeader, body []byte) error {
+	if c.sess == nil {
+		if h.Type != packet.CONNECT {
+			return errNotConnect
 		}
+		if !c.connect(body) {
+			return errRefused
+		}
+		return nil
+	}
+	return c.handle(h, body)
+}
+
+// serve reads the connection on its own goroutine until it ends: the read
+// side for connections the Poller cannot drive.
+func (c *conn) serve() {
+	defer c.finish()
+	c.r = packet.NewReader(c.nc, readBufferSize)
+	c.r.MaxPacketSize = int(c.srv.opts.MaxPacketSize)
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ConnectTimeout))
+	for {
 		h, body, err := c.r.ReadFrame()
 		if err == nil {
-			err = c.handle(h, body)
+			err = c.frame(h, body)
 		}
 		if err != nil {
 			c.endWith(err)
 			return
 		}
+		c.r.Version = c.v
+		if c.keepAlive > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
+		} else {
+			c.nc.SetReadDeadline(time.Time{})
+		}
 	}
+}
+
+// finish runs once when the connection is over: the session lets go of it
+// and the socket closes.
+func (c *conn) finish() {
+	c.finish1.Do(func() {
+		c.finished = true
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		c.omu.Lock()
+		c.closed = true
+		c.omu.Unlock()
+		if c.sess != nil {
+			c.detach()
+		}
+		if c.polled {
+			c.srv.poller.Forget(c.fd)
+		}
+		c.nc.Close()
+		c.srv.forget(c)
+	})
 }
 
 // endWith closes the connection for err, telling a v5 client why.
@@ -118,6 +153,13 @@ func (c *conn) endWith(err error) {
 	}
 	var ne net.Error
 	switch {
+	case errors.Is(err, errRefused):
+	case errors.Is(err, errNotConnect):
+		c.srv.log.Info("closing connection", "remote", c.client.RemoteAddr, "err", err)
+		c.abort()
+	case errors.As(err, &ne) && ne.Timeout() && c.sess == nil:
+		c.srv.log.Info("no CONNECT in time; closing", "remote", c.client.RemoteAddr, "timeout", c.srv.opts.ConnectTimeout)
+		c.abort()
 	case errors.As(err, &ne) && ne.Timeout():
 		// v5 [MQTT-3.1.2-22], v3.1.1 [MQTT-3.1.2-24]: 1.5 keep-alives
 		// without a packet end the connection.
@@ -125,6 +167,7 @@ func (c *conn) endWith(err error) {
 		c.disconnect(packet.KeepAliveTimeout, "")
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
 		c.srv.log.Debug("connection closed", "client", c.client.ID, "remote", c.client.RemoteAddr)
+		c.abort()
 	default:
 		code := packet.CodeOf(err)
 		c.srv.log.Info("closing connection", "client", c.client.ID, "remote", c.client.RemoteAddr,
@@ -133,22 +176,16 @@ func (c *conn) endWith(err error) {
 	}
 }
 
-func (c *conn) logReadError(when string, err error) {
-	if errors.Is(err, io.EOF) {
-		return
-	}
-	c.srv.log.Info("connection failed "+when, "remote", c.client.RemoteAddr, "err", err)
-}
-
 // handle dispatches one packet after CONNECT.
 func (c *conn) handle(h packet.FixedHeader, body []byte) error {
 	c.srv.stats.packetsReceived.Add(1)
 	switch h.Type {
 	case packet.PUBLISH:
-		if err := c.pub.Decode(h.Flags, body, c.v); err != nil {
+		var p packet.Publish
+		if err := p.Decode(h.Flags, body, c.v); err != nil {
 			return err
 		}
-		return c.handlePublish(&c.pub)
+		return c.handlePublish(&p)
 	case packet.PUBACK:
 		var p packet.Puback
 		if err := p.Decode(h.Flags, body, c.v); err != nil {
@@ -268,22 +305,18 @@ func (c *conn) flush() {
 			return
 		}
 		buf := c.out
-		c.out, c.spare = c.spare[:0], nil
+		c.out = nil
 		c.omu.Unlock()
 		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		_, err := c.nc.Write(buf)
-		c.omu.Lock()
-		if cap(buf) <= keepSpare {
-			c.spare = buf[:0]
-		}
+		putBuffer(buf)
 		if err != nil {
+			c.omu.Lock()
 			c.flushing = false
-			c.closed = true
 			c.omu.Unlock()
-			c.nc.Close()
+			c.abort()
 			return
 		}
-		c.omu.Unlock()
 	}
 }
 
@@ -301,7 +334,8 @@ func (c *conn) disconnect(code packet.ReasonCode, reference string) {
 	c.closeAfterWrite()
 }
 
-// closeAfterWrite writes what is pending, briefly, then closes.
+// closeAfterWrite writes what is pending, briefly, then ends the
+// connection.
 func (c *conn) closeAfterWrite() {
 	c.omu.Lock()
 	if c.closed {
@@ -315,14 +349,29 @@ func (c *conn) closeAfterWrite() {
 	if len(buf) > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 		c.nc.Write(buf)
+		putBuffer(buf)
 	}
-	c.nc.Close()
+	c.wake()
 }
 
-func (c *conn) closeNow() {
+// abort ends the connection without writing what is pending.
+func (c *conn) abort() {
 	c.omu.Lock()
 	c.closed = true
+	c.out = nil
 	c.omu.Unlock()
+	c.wake()
+}
+
+// wake makes the read side see the end: shutting the socket down (rather
+// than closing it) makes it readable, so the goroutine or Poller callback
+// that reads it runs finish.
+func (c *conn) wake() {
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		tc.CloseRead()
+		tc.CloseWrite()
+		return
+	}
 	c.nc.Close()
 }
 

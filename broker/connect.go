@@ -55,9 +55,9 @@ func (c *conn) connect(body []byte) bool {
 			return c.refuse(code, err.Error())
 		}
 		s.log.Info("malformed CONNECT; closing", "remote", c.client.RemoteAddr, "err", err)
+		c.abort()
 		return false
 	}
-	c.r.Version = c.v
 	c.client.Version = c.v
 	c.client.Username, c.client.HasUsername = strings.Clone(p.Username), p.HasUsername
 	cleanStart := p.CleanStart

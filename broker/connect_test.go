@@ -54,12 +54,26 @@ func TestUnsupportedProtocolLevel(t *testing.T) {
 
 func TestConnectTimeout(t *testing.T) {
 	t.Parallel()
-	b := brokertest.Start(t, broker.Options{ConnectTimeout: 200 * time.Millisecond})
-	c := dial(t, b.Addr, packet.V311)
-	start := time.Now()
-	c.expectClosed()
-	if time.Since(start) < 150*time.Millisecond {
-		t.Fatalf("closed after %v, before the connect timeout", time.Since(start))
+	forEachReadMode(t, func(t *testing.T, goroutines bool) {
+		b := brokertest.Start(t, broker.Options{ConnectTimeout: 200 * time.Millisecond, GoroutinePerConnection: goroutines})
+		c := dial(t, b.Addr, packet.V311)
+		start := time.Now()
+		c.expectClosed()
+		if time.Since(start) < 150*time.Millisecond {
+			t.Fatalf("closed after %v, before the connect timeout", time.Since(start))
+		}
+	})
+}
+
+// forEachReadMode runs a test against the epoll-driven read side and
+// against a goroutine per connection.
+func forEachReadMode(t *testing.T, f func(t *testing.T, goroutines bool)) {
+	for _, goroutines := range []bool{false, true} {
+		name := "poller"
+		if goroutines {
+			name = "goroutines"
+		}
+		t.Run(name, func(t *testing.T) { f(t, goroutines) })
 	}
 }
 
@@ -149,7 +163,11 @@ func TestSessionTakeover(t *testing.T) {
 
 func TestKeepAlive(t *testing.T) {
 	t.Parallel()
-	b := brokertest.Start(t, broker.Options{})
+	forEachReadMode(t, testKeepAlive)
+}
+
+func testKeepAlive(t *testing.T, goroutines bool) {
+	b := brokertest.Start(t, broker.Options{GoroutinePerConnection: goroutines})
 	for _, v := range []packet.Version{packet.V311, packet.V5} {
 		t.Run(v.String(), func(t *testing.T) {
 			// v5 [MQTT-3.1.2-22], v3.1.1 [MQTT-3.1.2-24]: silence for one

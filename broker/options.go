@@ -87,6 +87,12 @@ type Options struct {
 	// gets each message. Default RoundRobin.
 	SharedStrategy SharedStrategy
 
+	// GoroutinePerConnection reads every connection on a goroutine of its
+	// own instead of through the epoll-based Poller, which on Linux serves
+	// plain TCP connections with no goroutine or buffer while they are
+	// idle. It exists to compare the two designs.
+	GoroutinePerConnection bool
+
 	// SysInterval is how often $SYS topics are updated; default 10 s, and
 	// a negative value turns them off.
 	SysInterval time.Duration

@@ -170,8 +170,7 @@ func (s *Server) redeliverShared(d *session.Delivery, leaving string) {
 // session lock.
 func (c *conn) appendPublish(d *session.Delivery, pid uint16, dup bool, now time.Time) bool {
 	m := d.Msg
-	p := &c.enc
-	*p = packet.Publish{Dup: dup, QoS: d.QoS, Retain: d.Retain, Topic: m.Topic, PacketID: pid, Payload: m.Payload}
+	p := &packet.Publish{Dup: dup, QoS: d.QoS, Retain: d.Retain, Topic: m.Topic, PacketID: pid, Payload: m.Payload}
 	if c.v == packet.V5 {
 		if m.Props != nil {
 			p.Props = *m.Props

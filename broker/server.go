@@ -3,12 +3,14 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/petrelmq/petrel/internal/listener"
 	"github.com/petrelmq/petrel/internal/session"
 	"github.com/petrelmq/petrel/internal/topic"
 )
@@ -22,6 +24,10 @@ type Server struct {
 	opts  Options
 	log   *slog.Logger
 	store Store
+
+	// poller drives plain TCP connections; nil when unavailable or turned
+	// off, and then each connection reads on its own goroutine.
+	poller *listener.Poller
 
 	tree     topic.Tree
 	retained topic.Retained[*session.Message]
@@ -58,6 +64,16 @@ func New(opts Options) (*Server, error) {
 		started:   time.Now(),
 	}
 	s.shared.strategy = opts.SharedStrategy
+	if !opts.GoroutinePerConnection {
+		p, err := listener.NewPoller()
+		switch {
+		case err == nil:
+			s.poller = p
+		case errors.Is(err, errors.ErrUnsupported):
+		default:
+			return nil, fmt.Errorf("start the connection poller: %w", err)
+		}
+	}
 	if s.store != nil {
 		if err := s.restore(); err != nil {
 			return nil, err
@@ -121,7 +137,15 @@ func (s *Server) Serve(l net.Listener, cfg Listener) error {
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go c.serve()
+		_, tcp := nc.(*net.TCPConn)
+		if !tcp || s.poller == nil {
+			go c.serve()
+			continue
+		}
+		if err := c.startPolled(); err != nil {
+			s.log.Warn("cannot poll a connection; reading it on a goroutine", "remote", nc.RemoteAddr(), "err", err)
+			go c.serve()
+		}
 	}
 }
 
@@ -169,6 +193,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-finished:
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+	if s.poller != nil {
+		s.poller.Close()
 	}
 	if s.store != nil {
 		return s.store.Close()

@@ -11,7 +11,11 @@ import (
 
 func TestPublishSubscribeEveryQoS(t *testing.T) {
 	t.Parallel()
-	b := brokertest.Start(t, broker.Options{})
+	forEachReadMode(t, testPublishSubscribeEveryQoS)
+}
+
+func testPublishSubscribeEveryQoS(t *testing.T, goroutines bool) {
+	b := brokertest.Start(t, broker.Options{GoroutinePerConnection: goroutines})
 	for _, v := range []packet.Version{packet.V311, packet.V5} {
 		t.Run(v.String(), func(t *testing.T) {
 			sub, _ := connect(t, b.Addr, &packet.Connect{Version: v, ClientID: "sub-" + v.String(), CleanStart: true})

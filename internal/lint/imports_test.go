@@ -31,6 +31,7 @@ var rules = []rule{
 	{Pkg: "internal/topic", StdlibOnly: true},
 	{Pkg: "internal/metrics", StdlibOnly: true},
 	{Pkg: "internal/session", Only: []string{"packet", "internal/topic"}},
+	{Pkg: "internal/listener", Only: []string{}},
 	{Pkg: "plugin", Only: []string{"packet"}},
 	{Pkg: "broker/...", Only: []string{"broker/...", "packet", "plugin", "internal/topic", "internal/session",
 		"internal/listener", "internal/metrics"},

@@ -1,0 +1,118 @@
+package listener
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Poller tells when watched file descriptors become readable, using one
+// epoll instance and one goroutine for all of them. Each Watch or Rearm
+// arms a descriptor for one notification (EPOLLONESHOT): its callback runs
+// once, on a new goroutine, and the descriptor stays quiet until Rearm. A
+// connection is therefore handled by at most one goroutine at a time, and
+// by none while it is idle.
+//
+// Closing a descriptor removes it from the Poller; a connection to be shut
+// from elsewhere should shutdown(2) its socket, which makes it readable
+// (end of file) and so runs its callback, instead of closing it.
+type Poller struct {
+	epfd   int
+	wakefd int
+
+	mu        sync.RWMutex
+	callbacks map[int32]func()
+
+	done chan struct{}
+}
+
+const events = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+
+// NewPoller starts a Poller.
+func NewPoller() (*Poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}); err != nil {
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		return nil, fmt.Errorf("epoll_ctl: %w", err)
+	}
+	p := &Poller{epfd: epfd, wakefd: wakefd, callbacks: map[int32]func(){}, done: make(chan struct{})}
+	go p.loop()
+	return p, nil
+}
+
+// Watch arms fd: ready runs on a new goroutine when it becomes readable or
+// its peer hangs up. fd must be non-blocking.
+func (p *Poller) Watch(fd int, ready func()) error {
+	p.mu.Lock()
+	p.callbacks[int32(fd)] = ready
+	p.mu.Unlock()
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)}); err != nil {
+		p.Forget(fd)
+		return fmt.Errorf("epoll_ctl add %d: %w", fd, err)
+	}
+	return nil
+}
+
+// Rearm asks for the next notification on fd.
+func (p *Poller) Rearm(fd int) error {
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)}); err != nil {
+		return fmt.Errorf("epoll_ctl mod %d: %w", fd, err)
+	}
+	return nil
+}
+
+// Forget drops fd's callback; call it before closing fd, so a later
+// descriptor with the same number starts clean.
+func (p *Poller) Forget(fd int) {
+	p.mu.Lock()
+	delete(p.callbacks, int32(fd))
+	p.mu.Unlock()
+}
+
+// Close stops the Poller. Watched descriptors are not closed.
+func (p *Poller) Close() error {
+	var one = [8]byte{1}
+	if _, err := unix.Write(p.wakefd, one[:]); err != nil {
+		return fmt.Errorf("wake poller: %w", err)
+	}
+	<-p.done
+	unix.Close(p.wakefd)
+	return unix.Close(p.epfd)
+}
+
+func (p *Poller) loop() {
+	defer close(p.done)
+	evs := make([]unix.EpollEvent, 256)
+	for {
+		n, err := unix.EpollWait(p.epfd, evs, -1)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return
+		}
+		for i := range n {
+			fd := evs[i].Fd
+			if fd == int32(p.wakefd) {
+				return
+			}
+			p.mu.RLock()
+			ready := p.callbacks[fd]
+			p.mu.RUnlock()
+			if ready != nil {
+				go ready()
+			}
+		}
+	}
+}

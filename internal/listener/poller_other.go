@@ -1,0 +1,24 @@
+//go:build !linux
+
+package listener
+
+import "errors"
+
+// Poller is available on Linux only; elsewhere NewPoller fails and the
+// broker reads each connection on a goroutine of its own.
+type Poller struct{}
+
+// NewPoller reports that there is no poller on this system.
+func NewPoller() (*Poller, error) { return nil, errors.ErrUnsupported }
+
+// Watch is never called: NewPoller fails.
+func (p *Poller) Watch(int, func()) error { return errors.ErrUnsupported }
+
+// Rearm is never called: NewPoller fails.
+func (p *Poller) Rearm(int) error { return errors.ErrUnsupported }
+
+// Forget is never called: NewPoller fails.
+func (p *Poller) Forget(int) {}
+
+// Close is never called: NewPoller fails.
+func (p *Poller) Close() error { return nil }
