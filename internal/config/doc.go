@@ -50,6 +50,8 @@
 //
 // # Imports
 //
-// config imports broker for the types it fills in and nothing else of
-// Petrel's; nothing but cmd imports config.
+// config imports broker for the types it fills in, and internal/session
+// only because broker.Options names its queue overflow policy with that
+// package's type; it must not import anything else of Petrel's, so the
+// broker stays usable without it. Nothing but cmd imports config.
 package config
