@@ -98,7 +98,7 @@ func runScript(t *testing.T, file string) {
 	}
 }
 
-// epoch is where every script's fake clock starts.
+// epoch is where the fake clock starts, and starts again on new.
 var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // harness is the State a script drives and the fake clock beside it.
@@ -208,7 +208,7 @@ func (h *harness) step(line string, input []string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		h.s = New("c", l)
+		h.s, h.now = New("c", l), epoch
 	case "limits":
 		// A resumed session takes the limits of its new connection.
 		if h.s.Limits, err = limits(a); err != nil {
