@@ -30,11 +30,49 @@ type clientSession struct {
 	pendingWill *session.Message
 	willDueAt   time.Time
 	willTimer   *time.Timer
+	// backlog holds retained messages owed to new subscriptions. They move
+	// into the queue only while it has room, so a subscription to '#' over
+	// a million retained messages is streamed within the client's flow
+	// control instead of overflowing the queue.
+	backlog []retainedBacklog
 	// gone is set once the session has ended; deliveries to it are dropped.
 	gone bool
 	// online mirrors conn != nil for readers that take no lock: the shared
 	// subscription picker prefers online members.
 	online atomic.Bool
+}
+
+// retainedBacklog is what is left of one subscription's retained messages.
+type retainedBacklog struct {
+	msgs []*session.Message
+	qos  packet.QoS
+	id   uint32
+}
+
+// drainBacklogLocked tops the queue up from the retained backlog while it
+// has room. The caller holds cs.mu and the session is online.
+func (cs *clientSession) drainBacklogLocked(now time.Time) {
+	for len(cs.backlog) > 0 {
+		b := &cs.backlog[0]
+		for len(b.msgs) > 0 {
+			m := b.msgs[0]
+			if !cs.st.HasRoom(m.Size()) {
+				return
+			}
+			b.msgs[0] = nil
+			b.msgs = b.msgs[1:]
+			if m.Expired(now) || !cs.conn.mayReceive(m.Topic) {
+				continue
+			}
+			d := session.Delivery{Msg: m, QoS: min(m.QoS, b.qos), Retain: true}
+			if b.id != 0 {
+				d.SubscriptionIDs = []uint32{b.id}
+			}
+			cs.srv.enqueueLocked(cs, d)
+		}
+		cs.backlog[0] = retainedBacklog{}
+		cs.backlog = cs.backlog[1:]
+	}
 }
 
 // persistent reports whether the session outlives its connection, and so
@@ -66,6 +104,7 @@ func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duratio
 			}
 			s.unsubscribeAll(cs)
 			cs.st = session.New(id, limits)
+			cs.backlog = nil
 		} else {
 			present = true
 			cs.st.Limits = limits
@@ -333,6 +372,7 @@ func (cs *clientSession) pumpLocked(now time.Time) {
 		return
 	}
 	for len(c.out) < outHighWater {
+		cs.drainBacklogLocked(now)
 		d, pid, expired, ok := cs.st.Next(now)
 		for _, e := range expired {
 			s.stats.expired.Add(1)

@@ -169,23 +169,12 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		}
 	}
 	c.durable(cs.persistent(), ack)
-	now := time.Now()
-	var buf []*session.Message
 	for _, r := range sendRetained {
-		buf = s.retained.Match(r.filter, buf[:0])
-		for _, m := range buf {
-			if m.Expired(now) || !c.mayReceive(m.Topic) {
-				continue
-			}
-			d := session.Delivery{Msg: m, QoS: min(m.QoS, r.qos), Retain: true}
-			if id != 0 {
-				d.SubscriptionIDs = []uint32{id}
-			}
-			// Retained messages wait in the same bounded queue as any other.
-			s.enqueueLocked(cs, d)
+		if msgs := s.retained.Match(r.filter, nil); len(msgs) > 0 {
+			cs.backlog = append(cs.backlog, retainedBacklog{msgs: msgs, qos: r.qos, id: id})
 		}
 	}
-	cs.pumpLocked(now)
+	cs.pumpLocked(time.Now())
 	cs.mu.Unlock()
 	return nil
 }

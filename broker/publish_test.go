@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -379,4 +380,31 @@ func TestReceiveMaximumExceeded(t *testing.T) {
 	if d := c.expectClosed(); d == nil || d.ReasonCode != packet.ReceiveMaximumExceeded {
 		t.Fatalf("got %+v, want DISCONNECT receive maximum exceeded", d)
 	}
+}
+
+func TestRetainedStreamWithinFlowControl(t *testing.T) {
+	t.Parallel()
+	// More retained messages than the queue holds: all arrive, none is
+	// dropped by the overflow policy, and the window is respected.
+	const n = 300
+	b := brokertest.Start(t, broker.Options{MaxQueuedMessages: 10})
+	pub, _ := connect(t, b.Addr, v5("stream-pub"))
+	for i := range n {
+		publish(pub, &packet.Publish{Topic: fmt.Sprintf("stream/%03d", i), Retain: true, QoS: packet.AtLeastOnce,
+			PacketID: uint16(i + 1), Payload: []byte("x")})
+	}
+	p := v5("stream-sub")
+	p.Props.ReceiveMaximum = 5
+	sub, _ := connect(t, b.Addr, p)
+	sub.subscribe(1, packet.Subscription{Filter: "stream/#", QoS: packet.AtLeastOnce})
+	seen := map[string]bool{}
+	for len(seen) < n {
+		got := expect[*packet.Publish](sub)
+		if !got.Retain || seen[got.Topic] {
+			t.Fatalf("got %s retain=%v (seen before: %v)", got.Topic, got.Retain, seen[got.Topic])
+		}
+		seen[got.Topic] = true
+		sub.send(&packet.Puback{PacketID: got.PacketID})
+	}
+	sub.expectNothing(100 * time.Millisecond)
 }

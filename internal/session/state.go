@@ -111,6 +111,10 @@ func (s *State) full(extra int) bool {
 		(l.MaxQueuedBytes > 0 && s.queue.bytes+extra > l.MaxQueuedBytes && s.queue.len() > 0)
 }
 
+// HasRoom reports whether a delivery of size bytes fits in the queue
+// without the overflow policy dropping anything.
+func (s *State) HasRoom(size int) bool { return !s.full(size) }
+
 // Enqueue adds a delivery to the end of the queue, applying the overflow
 // policy when the queue is full. It assigns d.Seq and returns the delivery
 // as queued and those the policy dropped to make room, which a store must
