@@ -154,7 +154,7 @@ func runBroker(cfg *config.Config, log *slog.Logger) error {
 
 	select {
 	case <-ctx.Done():
-		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	case err = <-failed:
 		log.Error("shutting down: a listener failed", "err", err)
 	}
