@@ -5,209 +5,157 @@ import "strings"
 // index is one copy of the subscription tree. It is single-threaded: Tree
 // wraps two of them in a leftRight.
 //
-// Filters without wildcards, most of them in practice, live in one map keyed
-// by the whole filter, so their share of a match costs one hash lookup
-// whatever the topic's depth. Only filters with '+' or '#' go into the trie,
-// which keeps it small and its walks short.
+// A filter is cut at its '+' levels into literal runs. Every filter prefix
+// that ends a run is a pattern: the filter itself ("a/b/+/c" or, without its
+// "/#", "a/#") and each prefix followed by a '+' ("a/b" and "a/b/+/c" in
+// "a/b/+/c/+"). All patterns sit in one flat hash table, keyed by a hash
+// computed level by level, so matching a topic needs no walk down a trie:
+// every prefix of the topic is probed at once, independently, and a pattern
+// with '+' children starts one more such round below the '+'. A match
+// therefore waits for about as many cache misses in a row as its filters
+// have '+' levels, plus two, however deep the topic.
 type index struct {
-	exact map[string]*subscribers
-	root  node
+	root     pattern // the key of no levels: "#" and filters that begin with '+'
+	patterns table
 }
 
-// node is a trie level. '+' and '#' have fields of their own because every
-// walk consults them.
-type node struct {
-	children[node]
-	plus *node
-	hash *subscribers // filters ending in '#' at this level
-	here *subscribers // filters ending at this node
+// pattern is one filter prefix and the subscribers of the filters it ends.
+type pattern struct {
+	key string
+	// plus counts the filters with a '+' right after the key.
+	plus int
+	here subscribers // the filter that is the key
+	all  subscribers // the key followed by "/#"
 }
 
-func (n *node) empty() bool {
-	return n.children.len() == 0 && n.plus == nil && n.hash == nil && n.here == nil
-}
-
-func isWildcard(filter string) bool {
-	return strings.ContainsAny(filter, "+#")
-}
-
-// nextLevel splits off the first level of s. more reports whether a '/'
-// followed it, that is whether another level, possibly empty, remains.
-func nextLevel(s string) (level, rest string, more bool) {
-	if i := strings.IndexByte(s, '/'); i >= 0 {
-		return s[:i], s[i+1:], true
+// flags returns what the pattern's slot says of it.
+func (p *pattern) flags() uint64 {
+	var f uint64
+	if p.plus > 0 {
+		f |= hasPlus
 	}
-	return s, "", false
+	if p.here.filter != "" {
+		f |= hasHere
+	}
+	if p.all.filter != "" {
+		f |= hasAll
+	}
+	return f
 }
 
-// lookup returns the subscriber set for a valid filter, or nil.
-func (ix *index) lookup(filter string) *subscribers {
-	if !isWildcard(filter) {
-		return ix.exact[filter]
-	}
-	n := &ix.root
-	for rest, more := filter, true; more; {
-		var level string
-		level, rest, more = nextLevel(rest)
-		switch {
-		case level == "#":
-			return n.hash
-		case level == "+":
-			n = n.plus
+// plusParent is a pattern a filter continues from with a '+', and its hash.
+type plusParent struct {
+	p *pattern
+	h uint64
+}
+
+// locate finds the pattern that holds a valid filter's subscribers, and which
+// of its sets: all for a filter ending in '#'. It appends the filter's '+'
+// parents to parents. If create is set, it makes the patterns it misses
+// (cutting their strings from filter, which must be the tree's own copy);
+// otherwise it returns a nil pattern for a missing one.
+func (ix *index) locate(filter string, create bool, parents []plusParent) (p *pattern, h uint64, all bool, _ []plusParent) {
+	p, h = &ix.root, uint64(rootHash)
+	for start := 0; ; {
+		end := strings.IndexByte(filter[start:], '/')
+		more := end >= 0
+		if more {
+			end += start
+		} else {
+			end = len(filter)
+		}
+		switch level := filter[start:end]; level {
+		case "#":
+			return p, h, true, parents
+		case "+":
+			parents = append(parents, plusParent{p, h})
+			h = extend(h, plusHash)
 		default:
-			n = n.get(level)
+			h = extend(h, levelHash(level))
 		}
-		if n == nil {
-			return nil
+		if more && !startsWildcard(filter[end+1:]) {
+			start = end + 1
+			continue // inside a literal run, which has no pattern
 		}
+		if p = ix.patterns.find(h, filter[:end]); p == nil {
+			if !create {
+				return nil, 0, false, parents
+			}
+			p = &pattern{key: filter[:end]}
+			ix.patterns.insert(h, p)
+		}
+		if !more {
+			return p, h, false, parents
+		}
+		start = end + 1
 	}
-	return n.here
+}
+
+func startsWildcard(s string) bool {
+	return s != "" && (s[0] == '+' || s[0] == '#')
+}
+
+func (p *pattern) set(all bool) *subscribers {
+	if all {
+		return &p.all
+	}
+	return &p.here
+}
+
+// lookup returns the subscriber set for a valid filter, or nil if nobody has
+// subscribed to it.
+func (ix *index) lookup(filter string) *subscribers {
+	p, _, all, _ := ix.locate(filter, false, nil)
+	if p == nil || p.set(all).filter == "" {
+		return nil
+	}
+	return p.set(all)
 }
 
 // create returns the subscriber set for a valid filter, making it and its
-// path if needed. key is the filter as the tree keeps it: a copy the caller
-// made once, so that both copies of the index share its bytes.
+// patterns if needed. key is the filter as the tree keeps it: a copy the
+// caller made once, so that both copies of the index share its bytes.
 func (ix *index) create(key string) *subscribers {
-	if !isWildcard(key) {
-		if s := ix.exact[key]; s != nil {
-			return s
-		}
-		if ix.exact == nil {
-			ix.exact = make(map[string]*subscribers)
-		}
-		s := &subscribers{filter: key}
-		ix.exact[key] = s
+	p, h, all, parents := ix.locate(key, true, nil)
+	s := p.set(all)
+	if s.filter != "" {
 		return s
 	}
-	n := &ix.root
-	for rest, more := key, true; more; {
-		var level string
-		level, rest, more = nextLevel(rest)
-		switch {
-		case level == "#":
-			if n.hash == nil {
-				n.hash = &subscribers{filter: key}
-			}
-			return n.hash
-		case level == "+":
-			if n.plus == nil {
-				n.plus = &node{}
-			}
-			n = n.plus
-		default:
-			c := n.get(level)
-			if c == nil {
-				c = &node{}
-				n.add(level, c)
-			}
-			n = c
-		}
+	s.filter = key
+	ix.changed(p, h)
+	for _, pp := range parents {
+		pp.p.plus++
+		ix.changed(pp.p, pp.h)
 	}
-	if n.here == nil {
-		n.here = &subscribers{filter: key}
-	}
-	return n.here
+	return s
 }
 
-// prune drops the subscriber set of filter if it has become empty, and any
-// trie nodes left with nothing below them, so that a tree that churns does
-// not grow.
+// prune forgets filter once its subscriber set is empty, and drops the
+// patterns nothing uses any more, so that a tree that churns does not grow.
 func (ix *index) prune(filter string) {
-	if !isWildcard(filter) {
-		if s := ix.exact[filter]; s != nil && s.empty() {
-			delete(ix.exact, filter)
-		}
+	p, h, all, parents := ix.locate(filter, false, nil)
+	if p == nil {
 		return
 	}
-	type step struct {
-		parent *node
-		level  string
+	if s := p.set(all); s.filter == "" || !s.empty() {
+		return
 	}
-	var path []step
-	n := &ix.root
-	for rest, more := filter, true; more; {
-		var level string
-		level, rest, more = nextLevel(rest)
-		if level == "#" {
-			if n.hash != nil && n.hash.empty() {
-				n.hash = nil
-			}
-			break
-		}
-		path = append(path, step{n, level})
-		if level == "+" {
-			n = n.plus
-		} else {
-			n = n.get(level)
-		}
-		if n == nil {
-			return
-		}
-		if !more && n.here != nil && n.here.empty() {
-			n.here = nil
-		}
-	}
-	for i := len(path) - 1; i >= 0; i-- {
-		p := path[i]
-		c := p.parent.plus
-		if p.level != "+" {
-			c = p.parent.get(p.level)
-		}
-		if !c.empty() {
-			return
-		}
-		if p.level == "+" {
-			p.parent.plus = nil
-		} else {
-			p.parent.remove(p.level)
-		}
+	p.set(all).filter = ""
+	ix.changed(p, h)
+	for i := len(parents) - 1; i >= 0; i-- {
+		pp := parents[i]
+		pp.p.plus--
+		ix.changed(pp.p, pp.h)
 	}
 }
 
-// match adds every subscription whose filter matches the valid topic name to
-// r.
-func (ix *index) match(topic string, r *Result) {
-	if s := ix.exact[topic]; s != nil {
-		r.add(s)
-	}
-	if len(topic) == 0 {
-		return
-	}
-	level, rest, more := nextLevel(topic)
-	// [MQTT-4.7.2-1] A filter that begins with a wildcard must not match a
-	// name that begins with '$', so the root's '#' and '+' are skipped.
-	if topic[0] != '$' {
-		if ix.root.hash != nil {
-			r.add(ix.root.hash)
-		}
-		if ix.root.plus != nil {
-			ix.root.plus.match(rest, more, r)
-		}
-	}
-	// [MQTT-4.7.3-4] Levels are compared as bytes, without normalisation.
-	if c := ix.root.get(level); c != nil {
-		c.match(rest, more, r)
-	}
-}
-
-// match continues below a level that matched. more reports whether rest holds
-// another level.
-func (n *node) match(rest string, more bool, r *Result) {
-	// '#' also matches the parent level: "sport/#" matches "sport".
-	if n.hash != nil {
-		r.add(n.hash)
-	}
-	if !more {
-		if n.here != nil {
-			r.add(n.here)
-		}
-		return
-	}
-	level, rest, more := nextLevel(rest)
-	if c := n.get(level); c != nil {
-		c.match(rest, more, r)
-	}
-	if n.plus != nil {
-		n.plus.match(rest, more, r)
+// changed brings p's slot up to date with p, or drops p if it holds nothing.
+func (ix *index) changed(p *pattern, h uint64) {
+	switch {
+	case p == &ix.root:
+	case p.flags() == 0:
+		ix.patterns.delete(h, p)
+	default:
+		ix.patterns.setFlags(h, p, p.flags())
 	}
 }

@@ -19,13 +19,14 @@ type Result struct {
 
 	deliveries  []Delivery
 	identifiers []uint32
+	scratch     matchScratch
 }
 
 func (r *Result) add(s *subscribers) {
 	for i := range s.entries {
 		r.Subscriptions = append(r.Subscriptions, s.entries[i].subscription(s.filter))
 	}
-	for _, g := range s.groups {
+	for _, g := range s.groups() {
 		r.Groups = append(r.Groups, *g)
 	}
 }

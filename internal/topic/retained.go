@@ -187,3 +187,12 @@ func (n *retainedNode[V]) appendAll(into []V) []V {
 func (r *Retained[V]) Len() int {
 	return int(r.count.Load())
 }
+
+// nextLevel splits off the first level of s. more reports whether a '/'
+// followed it, that is whether another level, possibly empty, remains.
+func nextLevel(s string) (level, rest string, more bool) {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
+}

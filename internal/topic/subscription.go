@@ -77,21 +77,46 @@ func (e *entry) subscription(filter string) Subscription {
 // below it a linear scan is faster and costs no memory.
 const indexedAbove = 16
 
-// subscribers holds every subscription to one filter.
+// subscribers holds every subscription to one filter. It lives inside its
+// pattern, and its first entry inside it, so that reading a filter's lone
+// subscriber costs no cache miss beyond the pattern's own.
 type subscribers struct {
-	filter   string
-	entries  []entry
+	// filter is the filter the set belongs to, or "" while nobody has
+	// subscribed to it: the set of a pattern that exists only for its '+'
+	// children.
+	filter  string
+	entries []entry // starts out in first
+	first   [1]entry
+	rare    *rareParts
+}
+
+// rareParts holds what few sets need, out of line to keep patterns small.
+type rareParts struct {
 	byClient map[string]int // position in entries; nil while the set is small
 	groups   []*Group
 }
 
+func (s *subscribers) groups() []*Group {
+	if s.rare == nil {
+		return nil
+	}
+	return s.rare.groups
+}
+
 func (s *subscribers) empty() bool {
-	return len(s.entries) == 0 && len(s.groups) == 0
+	return len(s.entries) == 0 && len(s.groups()) == 0
+}
+
+func (s *subscribers) byClient() map[string]int {
+	if s.rare == nil {
+		return nil
+	}
+	return s.rare.byClient
 }
 
 func (s *subscribers) find(clientID string) int {
-	if s.byClient != nil {
-		if i, ok := s.byClient[clientID]; ok {
+	if byClient := s.byClient(); byClient != nil {
+		if i, ok := byClient[clientID]; ok {
 			return i
 		}
 		return -1
@@ -111,13 +136,19 @@ func (s *subscribers) put(e entry) (existed bool) {
 		s.entries[i] = e
 		return true
 	}
+	if s.entries == nil {
+		s.entries = s.first[:0]
+	}
 	s.entries = append(s.entries, e)
-	if s.byClient != nil {
-		s.byClient[e.clientID] = len(s.entries) - 1
+	if byClient := s.byClient(); byClient != nil {
+		byClient[e.clientID] = len(s.entries) - 1
 	} else if len(s.entries) > indexedAbove {
-		s.byClient = make(map[string]int, len(s.entries))
+		if s.rare == nil {
+			s.rare = &rareParts{}
+		}
+		s.rare.byClient = make(map[string]int, len(s.entries))
 		for i := range s.entries {
-			s.byClient[s.entries[i].clientID] = i
+			s.rare.byClient[s.entries[i].clientID] = i
 		}
 	}
 	return false
@@ -130,26 +161,37 @@ func (s *subscribers) remove(clientID string) bool {
 	if i < 0 {
 		return false
 	}
+	byClient := s.byClient()
 	last := len(s.entries) - 1
 	if i != last {
 		s.entries[i] = s.entries[last]
-		if s.byClient != nil {
-			s.byClient[s.entries[i].clientID] = i
+		if byClient != nil {
+			byClient[s.entries[i].clientID] = i
 		}
 	}
 	s.entries[last] = entry{} // drop the client ID for the collector
 	s.entries = s.entries[:last]
-	if s.byClient != nil {
-		delete(s.byClient, clientID)
+	if byClient != nil {
+		delete(byClient, clientID)
 		if len(s.entries) <= indexedAbove/2 {
-			s.byClient = nil
+			s.rare.byClient = nil
+			s.dropRare()
 		}
+	}
+	if len(s.entries) == 0 {
+		s.entries = nil // let go of an outgrown array
 	}
 	return true
 }
 
+func (s *subscribers) dropRare() {
+	if s.rare.byClient == nil && len(s.rare.groups) == 0 {
+		s.rare = nil
+	}
+}
+
 func (s *subscribers) group(shareName string) (int, *Group) {
-	for i, g := range s.groups {
+	for i, g := range s.groups() {
 		if g.ShareName == shareName {
 			return i, g
 		}
@@ -163,14 +205,19 @@ func (s *subscribers) setGroup(shareName string, g *Group) {
 	i, _ := s.group(shareName)
 	switch {
 	case i < 0 && len(g.Members) > 0:
-		s.groups = append(s.groups, g)
+		if s.rare == nil {
+			s.rare = &rareParts{}
+		}
+		s.rare.groups = append(s.rare.groups, g)
 	case i >= 0 && len(g.Members) > 0:
-		s.groups[i] = g
+		s.rare.groups[i] = g
 	case i >= 0:
-		last := len(s.groups) - 1
-		s.groups[i] = s.groups[last]
-		s.groups[last] = nil
-		s.groups = s.groups[:last]
+		groups := s.rare.groups
+		last := len(groups) - 1
+		groups[i] = groups[last]
+		groups[last] = nil
+		s.rare.groups = groups[:last]
+		s.dropRare()
 	}
 }
 
