@@ -35,6 +35,26 @@ func (c *conn) refuse(code packet.ReasonCode, why string) bool {
 	return false
 }
 
+// redirect refuses the connection, pointing a v5 client at the server in
+// Options.ServerReference (v5 §4.11).
+func (c *conn) redirect() bool {
+	code := packet.UseAnotherServer
+	if c.srv.opts.RedirectPermanent {
+		code = packet.ServerMoved
+	}
+	if c.v != packet.V5 {
+		return c.refuse(packet.ServerUnavailable, "redirecting clients to "+c.srv.opts.ServerReference)
+	}
+	ack := &packet.Connack{ReasonCode: code}
+	ack.Props.ServerReference = c.srv.opts.ServerReference
+	c.omu.Lock()
+	c.out, _ = ack.Encode(c.out, c.v)
+	c.omu.Unlock()
+	c.srv.log.Info("client redirected", "remote", c.client.RemoteAddr, "to", c.srv.opts.ServerReference, "reason", code.String())
+	c.closeAfterWrite()
+	return false
+}
+
 // connect handles the CONNECT packet and reports whether the client is in.
 func (c *conn) connect(body []byte) bool {
 	s := c.srv
@@ -59,6 +79,9 @@ func (c *conn) connect(body []byte) bool {
 		return false
 	}
 	c.client.Version = c.v
+	if s.opts.Redirect {
+		return c.redirect()
+	}
 	c.client.Username, c.client.HasUsername = strings.Clone(p.Username), p.HasUsername
 	cleanStart := p.CleanStart
 

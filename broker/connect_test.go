@@ -248,3 +248,27 @@ func TestShutdownTellsV5Clients(t *testing.T) {
 		t.Fatalf("test broker listens on %s, want loopback", b.Addr)
 	}
 }
+
+func TestRedirect(t *testing.T) {
+	t.Parallel()
+	for _, permanent := range []bool{false, true} {
+		b := brokertest.Start(t, broker.Options{Redirect: true, RedirectPermanent: permanent, ServerReference: "other.example:1883"})
+		// v5 §4.11: CONNACK 0x9C or 0x9D with a Server Reference.
+		c := dial(t, b.Addr, packet.V5)
+		c.send(v5("moved"))
+		ack := expect[*packet.Connack](c)
+		want := packet.UseAnotherServer
+		if permanent {
+			want = packet.ServerMoved
+		}
+		if ack.ReasonCode != want || ack.Props.ServerReference != "other.example:1883" {
+			t.Fatalf("CONNACK %s reference %q, want %s other.example:1883", ack.ReasonCode, ack.Props.ServerReference, want)
+		}
+		c.expectClosed()
+		c3 := dial(t, b.Addr, packet.V311)
+		c3.send(v311("moved3"))
+		if ack := expect[*packet.Connack](c3); ack.ReasonCode != packet.ServerUnavailable {
+			t.Fatalf("3.1.1 CONNACK %s, want server unavailable", ack.ReasonCode)
+		}
+	}
+}

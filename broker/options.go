@@ -80,6 +80,12 @@ type Options struct {
 	// ServerReference, when set, is sent with DISCONNECT on shutdown
 	// (Use Another Server) so v5 clients can move.
 	ServerReference string
+	// Redirect answers every v5 CONNECT with Use Another Server (0x9C), or
+	// Server Moved (0x9D) when RedirectPermanent is set, naming
+	// ServerReference; clients of earlier versions are told Server
+	// Unavailable. It moves clients off a broker being retired.
+	Redirect          bool
+	RedirectPermanent bool
 	// AllowDollarPublish lets clients publish to topics that begin with
 	// '$', which are otherwise the broker's own.
 	AllowDollarPublish bool
