@@ -14,6 +14,9 @@ const envPrefix = "PETREL_"
 // envName is the environment variable for a top-level key.
 func envName(key string) string { return envPrefix + strings.ToUpper(key) }
 
+// listEnv replaces the listeners with a comma-separated list of addresses.
+var listEnv = envName("listeners")
+
 // applyEnv applies the PETREL_ variables in env. PETREL_LISTENERS goes
 // first, since the per-listener variables refine the list it makes.
 func (c *Config) applyEnv(env []string) error {
@@ -26,7 +29,6 @@ func (c *Config) applyEnv(env []string) error {
 			vars[name] = v
 		}
 	}
-	const listEnv = envPrefix + "LISTENERS"
 	if v, ok := vars[listEnv]; ok {
 		c.Listeners = c.Listeners[:0]
 		for addr := range strings.SplitSeq(v, ",") {
@@ -50,20 +52,21 @@ func (c *Config) applyEnv(env []string) error {
 }
 
 func (c *Config) applyEnvVar(name, v string) error {
+	for _, s := range settings {
+		if envName(s.key) == name {
+			return s.set(c, v)
+		}
+	}
 	if upper := strings.ToUpper(name); name != upper {
 		return fmt.Errorf("unknown setting; the variables are upper case, as in %s", upper)
 	}
-	key := strings.ToLower(strings.TrimPrefix(name, envPrefix))
-	if s := findSetting(key); s != nil {
-		return s.set(c, v)
-	}
-	rest, ok := strings.CutPrefix(key, "listeners_")
+	rest, ok := strings.CutPrefix(name, listEnv+"_")
 	if !ok {
 		return errors.New("unknown setting")
 	}
 	index, lkey, _ := strings.Cut(rest, "_")
 	i, err := strconv.Atoi(index)
-	j := findListenerSetting(lkey)
+	j := findListenerSetting(strings.ToLower(lkey))
 	if err != nil || j < 0 {
 		return errors.New("unknown setting; a listener's settings are PETREL_LISTENERS_<index>_NAME, _ADDRESS and _ALLOW_ANONYMOUS")
 	}
