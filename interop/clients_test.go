@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -28,17 +29,18 @@ type mqttClient interface {
 	String() string
 	// require skips the test (see missing) when the client is not installed.
 	require(t *testing.T)
-	// publish connects with a clean session, publishes msgs in order and
-	// returns once each has been acknowledged as its QoS requires.
-	publish(t *testing.T, addr string, msgs ...message)
+	// connectPublisher connects with a clean session. The publish function
+	// it returns sends msgs in order and returns once each has been
+	// acknowledged as its QoS requires.
+	connectPublisher(t *testing.T, addr string) (publish func(t *testing.T, msgs ...message))
 	// subscribe connects with a clean session, subscribes to filter at QoS 2
 	// and returns once the broker has granted QoS 2 in SUBACK.
 	subscribe(t *testing.T, addr, filter string) subscription
-	// connectWithWill connects with will. drop ends the connection without
-	// DISCONNECT, and disconnect ends it with one; each first waits for
-	// CONNACK, so that external clients can start side by side. The test
-	// calls one of them.
-	connectWithWill(t *testing.T, addr string, will message) (drop, disconnect func())
+	// connectWithWills opens one connection per will, with that will. drop
+	// ends them all without DISCONNECT, and disconnect ends them all with
+	// one; each first waits for every CONNACK, so that external clients can
+	// start while the test does other things. The test calls one of them.
+	connectWithWills(t *testing.T, addr string, wills ...message) (drop, disconnect func())
 }
 
 var clientSeq atomic.Int64
@@ -96,9 +98,17 @@ func (pahoGolang) connect(t *testing.T, addr, id string, cp *paho.Connect, recv 
 	return c
 }
 
-func (g pahoGolang) publish(t *testing.T, addr string, msgs ...message) {
+func (g pahoGolang) connectPublisher(t *testing.T, addr string) func(*testing.T, ...message) {
 	t.Helper()
 	c := g.connect(t, addr, clientID("gopub"), &paho.Connect{CleanStart: true}, nil)
+	return func(t *testing.T, msgs ...message) {
+		t.Helper()
+		g.publish(t, c, msgs...)
+	}
+}
+
+func (pahoGolang) publish(t *testing.T, c *paho.Client, msgs ...message) {
+	t.Helper()
 	for _, m := range msgs {
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		resp, err := c.Publish(ctx, &paho.Publish{Topic: m.Topic, QoS: m.QoS, Retain: m.Retain, Payload: m.Payload})
@@ -138,19 +148,24 @@ func (g pahoGolang) subscribeAll(t *testing.T, addr string, filters ...string) s
 	return subscription{msgs: recv}
 }
 
-// connectWithWill goes through a proxy so that drop can cut the socket
-// under the client, as a network failure would.
-func (g pahoGolang) connectWithWill(t *testing.T, addr string, will message) (drop, disconnect func()) {
+// connectWithWills goes through a proxy so that drop can cut the sockets
+// under the clients, as a network failure would.
+func (g pahoGolang) connectWithWills(t *testing.T, addr string, wills ...message) (drop, disconnect func()) {
 	t.Helper()
 	px := startProxy(t, addr)
-	c := g.connect(t, px.addr(), clientID("gowill"), &paho.Connect{
-		CleanStart:     true,
-		WillMessage:    &paho.WillMessage{Topic: will.Topic, QoS: will.QoS, Retain: will.Retain, Payload: will.Payload},
-		WillProperties: &paho.WillProperties{},
-	}, nil)
+	var clients []*paho.Client
+	for _, w := range wills {
+		clients = append(clients, g.connect(t, px.addr(), clientID("gowill"), &paho.Connect{
+			CleanStart:     true,
+			WillMessage:    &paho.WillMessage{Topic: w.Topic, QoS: w.QoS, Retain: w.Retain, Payload: w.Payload},
+			WillProperties: &paho.WillProperties{},
+		}, nil))
+	}
 	return px.cut, func() {
-		if err := c.Disconnect(&paho.Disconnect{}); err != nil {
-			t.Errorf("paho.golang disconnect: %v", err)
+		for _, c := range clients {
+			if err := c.Disconnect(&paho.Disconnect{}); err != nil {
+				t.Errorf("paho.golang disconnect: %v", err)
+			}
 		}
 	}
 }
@@ -192,12 +207,15 @@ func wait(tok mqtt.Token) error {
 	return tok.Error()
 }
 
-func (c pahoMQTT) publish(t *testing.T, addr string, msgs ...message) {
+func (c pahoMQTT) connectPublisher(t *testing.T, addr string) func(*testing.T, ...message) {
 	t.Helper()
 	cl := c.connect(t, addr, clientID("p3pub"), nil)
-	for _, m := range msgs {
-		if err := wait(cl.Publish(m.Topic, m.QoS, m.Retain, m.Payload)); err != nil {
-			t.Fatalf("paho.mqtt.golang publish %v: %v", m, err)
+	return func(t *testing.T, msgs ...message) {
+		t.Helper()
+		for _, m := range msgs {
+			if err := wait(cl.Publish(m.Topic, m.QoS, m.Retain, m.Payload)); err != nil {
+				t.Fatalf("paho.mqtt.golang publish %v: %v", m, err)
+			}
 		}
 	}
 }
@@ -218,13 +236,20 @@ func (c pahoMQTT) subscribe(t *testing.T, addr, filter string) subscription {
 	return subscription{msgs: recv}
 }
 
-func (c pahoMQTT) connectWithWill(t *testing.T, addr string, will message) (drop, disconnect func()) {
+func (c pahoMQTT) connectWithWills(t *testing.T, addr string, wills ...message) (drop, disconnect func()) {
 	t.Helper()
 	px := startProxy(t, addr)
-	cl := c.connect(t, px.addr(), clientID("p3will"), &will)
-	// Disconnect waits up to the quiesce time for in-flight work, of which
-	// there is none, then sends DISCONNECT.
-	return px.cut, func() { cl.Disconnect(250) }
+	var clients []mqtt.Client
+	for _, w := range wills {
+		clients = append(clients, c.connect(t, px.addr(), clientID("p3will"), &w))
+	}
+	return px.cut, func() {
+		for _, cl := range clients {
+			// Disconnect waits up to the quiesce time for in-flight work,
+			// of which there is none, then sends DISCONNECT.
+			cl.Disconnect(250)
+		}
+	}
 }
 
 // mosquitto is Debian's mosquitto_pub and mosquitto_sub.
@@ -246,17 +271,19 @@ func (c mosquitto) args(addr, id string) []string {
 	return []string{"-h", host, "-p", port, "-V", c.version, "-i", id}
 }
 
-// publish runs one mosquitto_pub per message, each reading its payload from
-// stdin so that any bytes can be sent. mosquitto_pub exits 0 only after the
-// broker has acknowledged a QoS 1 or 2 message.
-func (c mosquitto) publish(t *testing.T, addr string, msgs ...message) {
-	t.Helper()
-	for _, m := range msgs {
-		args := append(c.args(addr, clientID("mpub")), "-t", m.Topic, "-q", strconv.Itoa(int(m.QoS)), "-s")
-		if m.Retain {
-			args = append(args, "-r")
+// connectPublisher runs one mosquitto_pub per message, each reading its
+// payload from stdin so that any bytes can be sent. mosquitto_pub exits 0
+// only after the broker has acknowledged a QoS 1 or 2 message.
+func (c mosquitto) connectPublisher(t *testing.T, addr string) func(*testing.T, ...message) {
+	return func(t *testing.T, msgs ...message) {
+		t.Helper()
+		for _, m := range msgs {
+			args := append(c.args(addr, clientID("mpub")), "-t", m.Topic, "-q", strconv.Itoa(int(m.QoS)), "-s")
+			if m.Retain {
+				args = append(args, "-r")
+			}
+			startProcess(t, "", bytes.NewReader(m.Payload), "mosquitto_pub", args...).wait(t)
 		}
-		startProcess(t, "", bytes.NewReader(m.Payload), "mosquitto_pub", args...).wait(t)
 	}
 }
 
@@ -292,35 +319,49 @@ func mosquittoSub(t *testing.T, args []string) *process {
 	return startProcess(t, "", nil, "stdbuf", append([]string{"-oL", "mosquitto_sub"}, args...)...)
 }
 
-// connectWithWill uses mosquitto_pub -l, which stays connected publishing
-// the lines it reads from stdin. drop kills it with SIGKILL; disconnect
-// closes its stdin, at which it sends DISCONNECT with reason Success and
-// exits. (mosquitto_sub would not do for disconnect: on SIGTERM a 5.0
-// mosquitto_sub asks for its will with Disconnect with Will Message.)
-func (c mosquitto) connectWithWill(t *testing.T, addr string, will message) (drop, disconnect func()) {
+// connectWithWills uses one mosquitto_pub -l per will: it stays connected,
+// publishing the lines it reads from stdin. drop kills them with SIGKILL;
+// disconnect closes their stdin, at which each sends DISCONNECT with reason
+// Success and exits. (mosquitto_sub would not do for disconnect: on SIGTERM
+// a 5.0 mosquitto_sub asks for its will with Disconnect with Will Message.)
+func (c mosquitto) connectWithWills(t *testing.T, addr string, wills ...message) (drop, disconnect func()) {
 	t.Helper()
-	args := append([]string{"-oL", "mosquitto_pub"}, c.args(addr, clientID("mwill"))...)
-	args = append(args, "-t", "interop/idle", "-l", "-d",
-		"--will-topic", will.Topic, "--will-payload", string(will.Payload), "--will-qos", strconv.Itoa(int(will.QoS)))
-	if will.Retain {
-		args = append(args, "--will-retain")
+	var procs []*process
+	var stdins []*os.File
+	for _, w := range wills {
+		args := append([]string{"-oL", "mosquitto_pub"}, c.args(addr, clientID("mwill"))...)
+		args = append(args, "-t", "interop/idle", "-l", "-d",
+			"--will-topic", w.Topic, "--will-payload", string(w.Payload), "--will-qos", strconv.Itoa(int(w.QoS)))
+		if w.Retain {
+			args = append(args, "--will-retain")
+		}
+		stdin, stdinW, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, startProcess(t, "", stdin, "stdbuf", args...))
+		stdin.Close() // the child has its own copy
+		t.Cleanup(func() { stdinW.Close() })
+		stdins = append(stdins, stdinW)
 	}
-	stdin, stdinW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := startProcess(t, "", stdin, "stdbuf", args...)
-	stdin.Close() // the child has its own copy
-	t.Cleanup(func() { stdinW.Close() })
-	connack := func() {
+	connacks := func() {
 		t.Helper()
-		p.waitFor(t, "CONNACK", func(l string) bool { return strings.Contains(l, "received CONNACK (0)") })
+		for _, p := range procs {
+			p.waitFor(t, "CONNACK", func(l string) bool { return strings.Contains(l, "received CONNACK (0)") })
+		}
 	}
-	return func() { connack(); p.kill() }, func() {
-		connack()
-		stdinW.Close()
-		p.wait(t)
-	}
+	return func() {
+			connacks()
+			for _, p := range procs {
+				p.kill()
+			}
+		}, func() {
+			connacks()
+			for i, p := range procs {
+				stdins[i].Close()
+				p.wait(t)
+			}
+		}
 }
 
 // script is a client driven through a small program of ours, one for
@@ -367,12 +408,17 @@ func (c script) require(t *testing.T) {
 
 func (c script) start(t *testing.T, addr, id string, args ...string) *process {
 	t.Helper()
+	return c.startWithStdin(t, addr, id, nil, args...)
+}
+
+func (c script) startWithStdin(t *testing.T, addr, id string, stdin io.Reader, args ...string) *process {
+	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
 	args = append([]string{host, port, c.version, id}, args...)
 	if c.lang == "python" {
-		return startProcess(t, "", nil, debianPython, append([]string{"python/client.py"}, args...)...)
+		return startProcess(t, "", stdin, debianPython, append([]string{"python/client.py"}, args...)...)
 	}
-	return startProcess(t, "js", nil, "node", append([]string{"client.js"}, args...)...)
+	return startProcess(t, "js", stdin, "node", append([]string{"client.js"}, args...)...)
 }
 
 // scriptEvent is one line the scripts print.
@@ -399,15 +445,29 @@ func encodeMessage(m message) string {
 	return fmt.Sprintf("%s,%d,%s,%x", m.Topic, m.QoS, retain, m.Payload)
 }
 
-// publish sends every message on one connection; the script exits 0 only
-// after each is acknowledged.
-func (c script) publish(t *testing.T, addr string, msgs ...message) {
+// connectPublisher keeps one script running for all the test's publishing:
+// starting node or python costs more than everything else in a test.
+func (c script) connectPublisher(t *testing.T, addr string) func(*testing.T, ...message) {
 	t.Helper()
-	args := []string{"pub"}
-	for _, m := range msgs {
-		args = append(args, encodeMessage(m))
+	stdin, stdinW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	c.start(t, addr, clientID(c.lang[:2]+"pub"), args...).wait(t)
+	p := c.startWithStdin(t, addr, clientID(c.lang[:2]+"pub"), stdin, "pub")
+	stdin.Close() // the child has its own copy
+	t.Cleanup(func() { stdinW.Close() })
+	return func(t *testing.T, msgs ...message) {
+		t.Helper()
+		for _, m := range msgs {
+			if _, err := fmt.Fprintln(stdinW, encodeMessage(m)); err != nil {
+				t.Fatalf("%v: %v; output:\n%s", c, err, p.transcript())
+			}
+			p.waitFor(t, "acknowledgement of "+m.Topic, func(l string) bool {
+				ev := parseEvent(l)
+				return ev.Event == "published" && ev.Topic == m.Topic
+			})
+		}
+	}
 }
 
 func (c script) subscribe(t *testing.T, addr, filter string) subscription {
@@ -430,14 +490,20 @@ func (c script) subscribe(t *testing.T, addr, filter string) subscription {
 	})
 }
 
-// connectWithWill: drop kills the script with SIGKILL; on SIGTERM it
-// disconnects and exits.
-func (c script) connectWithWill(t *testing.T, addr string, will message) (drop, disconnect func()) {
+// connectWithWills runs one script holding a connection per will. drop
+// kills it with SIGKILL; on SIGTERM it disconnects them all and exits 0.
+func (c script) connectWithWills(t *testing.T, addr string, wills ...message) (drop, disconnect func()) {
 	t.Helper()
-	p := c.start(t, addr, clientID(c.lang[:2]+"will"), "will", encodeMessage(will))
-	connack := func() {
-		t.Helper()
-		p.waitFor(t, "CONNACK", func(l string) bool { return parseEvent(l).Event == "connected" })
+	args := []string{"will"}
+	for _, w := range wills {
+		args = append(args, encodeMessage(w))
 	}
-	return func() { connack(); p.kill() }, func() { connack(); p.terminate(t) }
+	p := c.start(t, addr, clientID(c.lang[:2]+"will"), args...)
+	connacks := func() {
+		t.Helper()
+		for range wills {
+			p.waitFor(t, "CONNACK", func(l string) bool { return parseEvent(l).Event == "connected" })
+		}
+	}
+	return func() { connacks(); p.kill() }, func() { connacks(); p.terminate(t) }
 }

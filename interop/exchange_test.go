@@ -46,6 +46,11 @@ func payload(kind string, qos byte) []byte {
 func exchange(t *testing.T, pub, sub mqttClient) {
 	b := startBroker(t)
 	var retained, live, wills []message
+	// A will is for a connection that ends without DISCONNECT; one that
+	// ends with it must not publish its will (v3.1.1 [MQTT-3.1.2-10], v5
+	// [MQTT-3.14.4-3]). It is retained, so a broker that sent it anyway
+	// would also leave it stored for the check at the end.
+	polite := message{Topic: "interop/will/polite", QoS: 1, Retain: true, Payload: []byte("a will after DISCONNECT")}
 	for qos := byte(0); qos <= 2; qos++ {
 		retained = append(retained, message{Topic: fmt.Sprintf("interop/retained/q%d", qos), QoS: qos, Retain: true, Payload: payload("retained", qos)})
 		live = append(live, message{Topic: fmt.Sprintf("interop/live/q%d", qos), QoS: qos, Payload: payload("live", qos)})
@@ -59,30 +64,22 @@ func exchange(t *testing.T, pub, sub mqttClient) {
 	// subscribes, and a QoS 0 publish has no acknowledgement to wait for:
 	// a watcher that gets them live knows the broker has handled them.
 	watcher := pahoGolang{}.subscribe(t, b.Addr, "interop/#")
-	pub.publish(t, b.Addr, retained...)
+	publish := pub.connectPublisher(t, b.Addr)
+	// Start the will clients now, as their start-up overlaps the rest.
+	_, disconnect := pub.connectWithWills(t, b.Addr, polite)
+	drop, _ := pub.connectWithWills(t, b.Addr, wills...)
+
+	publish(t, retained...)
 	expectMessages(t, watcher, asLive(retained)...)
 
 	got := sub.subscribe(t, b.Addr, "interop/#")
 	t.Run("retained", func(t *testing.T) { expectMessages(t, got, retained...) })
 
-	pub.publish(t, b.Addr, live...)
+	publish(t, live...)
 	t.Run("live", func(t *testing.T) { expectMessages(t, got, live...) })
 
-	// A will is for a connection that ends without DISCONNECT; one that
-	// ends with it must not publish its will ([MQTT-3.1.2-10], v5
-	// [MQTT-3.1.2-10]). It is retained, so a broker that sent it anyway
-	// would also leave it stored for the check below.
-	polite := message{Topic: "interop/will/polite", QoS: 1, Retain: true, Payload: []byte("a will after DISCONNECT")}
-	_, disconnect := pub.connectWithWill(t, b.Addr, polite)
-	var drops []func()
-	for _, w := range wills {
-		drop, _ := pub.connectWithWill(t, b.Addr, w)
-		drops = append(drops, drop)
-	}
 	disconnect()
-	for _, drop := range drops {
-		drop()
-	}
+	drop()
 	t.Run("will", func(t *testing.T) {
 		expectMessages(t, got, asLive(wills)...)
 		// One SUBSCRIBE, polite filter first: the broker queues retained

@@ -3,15 +3,17 @@
 Speaks the same command line and JSON-lines output as interop/js/client.js,
 so the Go tests treat both alike:
 
-  client.py HOST PORT VERSION CLIENT_ID pub TOPIC,QOS,RETAIN,HEX [...]
+  client.py HOST PORT VERSION CLIENT_ID pub            (messages on stdin)
   client.py HOST PORT VERSION CLIENT_ID sub FILTER QOS
-  client.py HOST PORT VERSION CLIENT_ID will TOPIC,QOS,RETAIN,HEX
+  client.py HOST PORT VERSION CLIENT_ID will MESSAGE [MESSAGE...]
 
-VERSION is 31, 311 or 5. Output lines are {"event": ...} objects: connected,
-subscribed (with granted), message (topic, qos, retain, payload as hex),
-published (after each acknowledgement), error. pub exits once every message
-is acknowledged; sub and will run until killed, and on SIGTERM disconnect
-and exit 0.
+VERSION is 31, 311 or 5; a MESSAGE is TOPIC,QOS,RETAIN,HEX-PAYLOAD. pub
+publishes each message line it reads and reports it acknowledged, and at
+the end of its input disconnects and exits. will opens one connection per
+message, each with that message as its will. Output lines are JSON objects
+whose "event" is connected, subscribed (with granted), message (topic, qos,
+retain, payload as hex), published or error. sub and will run until
+killed; on SIGTERM they disconnect and exit 0.
 
 Written for paho-mqtt 1.6 (Debian bookworm); on 2.x it asks for the 1.x
 callback signatures so it keeps working.
@@ -53,81 +55,102 @@ def reason_value(rc):
     return getattr(rc, "value", rc)
 
 
-def main():
-    host, port, version, client_id, cmd = sys.argv[1:6]
-    args = sys.argv[6:]
-    protocol = {"31": mqtt.MQTTv31, "311": mqtt.MQTTv311, "5": mqtt.MQTTv5}[version]
+class Connection:
+    """One client connection, its network loop on paho's thread."""
 
-    kwargs = {"client_id": client_id, "protocol": protocol}
-    if hasattr(mqtt, "CallbackAPIVersion"):
-        kwargs["callback_api_version"] = mqtt.CallbackAPIVersion.VERSION1
-    if protocol != mqtt.MQTTv5:
-        # paho refuses clean_session for v5, where connect() takes clean_start.
-        kwargs["clean_session"] = True
-    client = mqtt.Client(**kwargs)
+    def __init__(self, host, port, protocol, client_id, will=None):
+        kwargs = {"client_id": client_id, "protocol": protocol}
+        if hasattr(mqtt, "CallbackAPIVersion"):
+            kwargs["callback_api_version"] = mqtt.CallbackAPIVersion.VERSION1
+        if protocol != mqtt.MQTTv5:
+            # paho refuses clean_session for v5, where connect() takes
+            # clean_start.
+            kwargs["clean_session"] = True
+        self.client = mqtt.Client(**kwargs)
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self.closing = False
+        self.client.on_connect = self.on_connect
+        self.client.on_subscribe = self.on_subscribe
+        self.client.on_message = self.on_message
+        self.client.on_disconnect = self.on_disconnect
+        if will is not None:
+            topic, qos, retain, payload = will
+            self.client.will_set(topic, payload, qos, retain)
+        self.client.connect(host, port, keepalive=30)
+        self.client.loop_start()
 
-    connected = threading.Event()
-    subscribed = threading.Event()
-
-    def on_connect(client, userdata, flags, rc, properties=None):
+    def on_connect(self, client, userdata, flags, rc, properties=None):
         if reason_value(rc) != 0:
             fail("CONNACK refused: %s" % rc)
         emit(event="connected")
-        connected.set()
+        self.connected.set()
 
-    def on_subscribe(client, userdata, mid, granted, properties=None):
+    def on_subscribe(self, client, userdata, mid, granted, properties=None):
         emit(event="subscribed", granted=[reason_value(g) for g in granted])
-        subscribed.set()
+        self.subscribed.set()
 
-    def on_message(client, userdata, msg):
+    def on_message(self, client, userdata, msg):
         emit(event="message", topic=msg.topic, qos=msg.qos,
              retain=bool(msg.retain), payload=msg.payload.hex())
 
-    def on_disconnect(client, userdata, rc, properties=None):
-        if reason_value(rc) != 0:
+    def on_disconnect(self, client, userdata, rc, properties=None):
+        if not self.closing:
             fail("connection lost: %s" % rc)
 
-    client.on_connect = on_connect
-    client.on_subscribe = on_subscribe
-    client.on_message = on_message
-    client.on_disconnect = on_disconnect
+    def wait_connected(self):
+        if not self.connected.wait(TIMEOUT):
+            fail("no CONNACK in %ds" % TIMEOUT)
 
-    if cmd == "will":
-        topic, qos, retain, payload = parse_message(args[0])
-        client.will_set(topic, payload, qos, retain)
+    def close(self):
+        self.closing = True
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def main():
+    host, port, version, client_id, cmd = sys.argv[1:6]
+    args = sys.argv[6:]
+    port = int(port)
+    protocol = {"31": mqtt.MQTTv31, "311": mqtt.MQTTv311, "5": mqtt.MQTTv5}[version]
+
+    conns = []
 
     def on_term(signum, frame):
-        client.disconnect()
-        client.loop_stop()
+        for c in conns:
+            c.close()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, on_term)
 
-    client.connect(host, int(port), keepalive=30)
-    client.loop_start()
-    if not connected.wait(TIMEOUT):
-        fail("no CONNACK in %ds" % TIMEOUT)
+    if cmd == "will":
+        for i, arg in enumerate(args):
+            conns.append(Connection(host, port, protocol, "%s-%d" % (client_id, i), parse_message(arg)))
+    else:
+        conns.append(Connection(host, port, protocol, client_id))
+    for c in conns:
+        c.wait_connected()
 
     if cmd == "pub":
-        for arg in args:
-            topic, qos, retain, payload = parse_message(arg)
+        client = conns[0].client
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            topic, qos, retain, payload = parse_message(line.strip())
             info = client.publish(topic, payload, qos, retain)
             info.wait_for_publish(TIMEOUT)
             if not info.is_published():
                 fail("publish to %s not acknowledged in %ds" % (topic, TIMEOUT))
             emit(event="published", topic=topic)
-        client.disconnect()
-        client.loop_stop()
+        conns[0].close()
         return
 
     if cmd == "sub":
         filt, qos = args[0], int(args[1])
-        client.subscribe(filt, qos)
-        if not subscribed.wait(TIMEOUT):
+        conns[0].client.subscribe(filt, qos)
+        if not conns[0].subscribed.wait(TIMEOUT):
             fail("no SUBACK in %ds" % TIMEOUT)
 
-    # sub and will stay connected until the test ends the process: SIGKILL
-    # drops the connection, SIGTERM (handled from the start) disconnects.
     while True:
         time.sleep(3600)
 
