@@ -105,6 +105,11 @@ func (c *conn) connect(body []byte) bool {
 	if !c.lcfg.AllowAnonymous && !p.HasUsername {
 		return c.refuse(packet.NotAuthorized, "anonymous clients are not allowed on listener "+c.lcfg.Name)
 	}
+	if !c.lcfg.AllowAnonymous && s.opts.Authenticator == nil {
+		// A user name nobody checks is no better than none, as Mosquitto
+		// refuses everyone on such a listener.
+		return c.refuse(packet.NotAuthorized, "listener "+c.lcfg.Name+" does not allow anonymous clients and has no authenticator")
+	}
 	if a := s.opts.Authenticator; a != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.ConnectTimeout)
 		err := a.Authenticate(ctx, &c.client, plugin.Credentials{Password: p.Password, HasPassword: p.HasPassword})

@@ -51,7 +51,7 @@ type Options struct {
 	MaxQueuedBytes    int
 	// QueueOverflow says what a full queue does: drop the oldest message
 	// (the default), drop the newest, or disconnect the client.
-	QueueOverflow session.OverflowPolicy
+	QueueOverflow OverflowPolicy
 	// QueueQoS0Offline keeps QoS 0 messages for offline sessions; by
 	// default only QoS 1 and 2 messages wait for a client.
 	QueueQoS0Offline bool
@@ -105,6 +105,17 @@ type Options struct {
 	// Version is reported on $SYS/broker/version.
 	Version string
 }
+
+// OverflowPolicy says what a session's full queue does with one more
+// message.
+type OverflowPolicy = session.OverflowPolicy
+
+// The overflow policies.
+const (
+	DropOldest = session.DropOldest // drop the oldest queued message (the default)
+	DropNewest = session.DropNewest // drop the message that does not fit
+	Disconnect = session.Disconnect // disconnect the slow consumer, keeping its session
+)
 
 // SharedStrategy picks one member of a shared subscription group.
 type SharedStrategy byte

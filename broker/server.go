@@ -97,6 +97,7 @@ func (s *Server) Serve(l net.Listener, cfg Listener) error {
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
+		l.Close()
 		return ErrServerClosed
 	}
 	s.listeners[l] = struct{}{}

@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/petrelmq/petrel/broker"
-	"github.com/petrelmq/petrel/internal/session"
 )
 
 // load writes file (unless it is empty) as petrel.yaml in a fresh working
@@ -117,7 +116,7 @@ listeners:
 			MaxInflight:                     50,
 			MaxQueuedMessages:               5000,
 			MaxQueuedBytes:                  64 << 20,
-			QueueOverflow:                   session.Disconnect,
+			QueueOverflow:                   broker.Disconnect,
 			QueueQoS0Offline:                true,
 			MaxPacketSize:                   256 << 10,
 			TopicAliasMaximum:               -1,
@@ -165,7 +164,7 @@ func TestValueForms(t *testing.T) {
 		{"maximum_qos: 0", func(c *Config) any { return [2]any{c.Options.MaximumQoS, c.Options.MaximumQoSSet} }, [2]any{byte(0), true}},
 		{"retain_available: true", func(c *Config) any { return c.Options.RetainDisabled }, false},
 		{"shared_strategy: sticky", func(c *Config) any { return c.Options.SharedStrategy }, broker.Sticky},
-		{"queue_overflow: drop_newest", func(c *Config) any { return c.Options.QueueOverflow }, session.DropNewest},
+		{"queue_overflow: drop_newest", func(c *Config) any { return c.Options.QueueOverflow }, broker.DropNewest},
 		{"response_information: |\n  multi\n  line", func(c *Config) any { return c.Options.ResponseInformation }, "multi\nline\n"},
 	} {
 		t.Run(tc.line, func(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/petrelmq/petrel/internal/session"
+	"github.com/petrelmq/petrel/broker"
 )
 
 func TestEnvOverridesFile(t *testing.T) {
@@ -31,7 +31,7 @@ listeners:
 	if c.LogLevel.String() != "WARN" {
 		t.Errorf("empty PETREL_LOG_LEVEL changed log_level to %s", c.LogLevel)
 	}
-	if c.Options.QueueOverflow != session.DropNewest {
+	if c.Options.QueueOverflow != broker.DropNewest {
 		t.Errorf("PETREL_QUEUE_OVERFLOW=drop_newest gave policy %d", c.Options.QueueOverflow)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/petrelmq/petrel/broker"
-	"github.com/petrelmq/petrel/internal/session"
 )
 
 // setting is one top-level key. set parses the value as written, in the
@@ -82,8 +81,8 @@ var settings = []setting{
 		return err
 	}},
 	{"queue_overflow", func(c *Config, v string) (err error) {
-		c.Options.QueueOverflow, err = parseWord(v, []word[session.OverflowPolicy]{
-			{"drop_oldest", session.DropOldest}, {"drop_newest", session.DropNewest}, {"disconnect", session.Disconnect}})
+		c.Options.QueueOverflow, err = parseWord(v, []word[broker.OverflowPolicy]{
+			{"drop_oldest", broker.DropOldest}, {"drop_newest", broker.DropNewest}, {"disconnect", broker.Disconnect}})
 		return err
 	}},
 	{"queue_qos0_offline", func(c *Config, v string) (err error) {
