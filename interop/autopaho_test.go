@@ -12,9 +12,10 @@ import (
 )
 
 // TestAutopahoReconnect cuts autopaho's connection and keeps it offline
-// while messages are published to its persistent session, then lets it
-// back. The messages must arrive, in order, without autopaho subscribing
-// again, and what autopaho queued while offline must reach the broker.
+// while QoS 1 and 2 messages are published to its persistent session, then
+// lets it back. The messages must arrive, the QoS 1 ones in order, without
+// autopaho subscribing again, and what autopaho queued while offline must
+// reach the broker.
 func TestAutopahoReconnect(t *testing.T) {
 	b := startBroker(t)
 	px := startProxy(t, b.Addr)
@@ -26,6 +27,9 @@ func TestAutopahoReconnect(t *testing.T) {
 	ups := make(chan *paho.Connack, 8)
 	downs := make(chan struct{}, 8)
 	recv := make(chan message, 64)
+	// QoS 2 messages have their own channel: the order of messages of
+	// different QoS is not promised ([MQTT-4.6.0-6] is per QoS).
+	recv2 := make(chan message, 64)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*waitTimeout)
 	defer cancel()
 	cm, err := autopaho.NewConnection(ctx, autopaho.ClientConfig{
@@ -43,7 +47,12 @@ func TestAutopahoReconnect(t *testing.T) {
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 				func(pr paho.PublishReceived) (bool, error) {
 					p := pr.Packet
-					recv <- message{Topic: p.Topic, QoS: p.QoS, Retain: p.Retain, Payload: p.Payload}
+					m := message{Topic: p.Topic, QoS: p.QoS, Retain: p.Retain, Payload: p.Payload}
+					if m.QoS == 2 {
+						recv2 <- m
+					} else {
+						recv <- m
+					}
 					return true, nil
 				},
 			},
@@ -63,7 +72,7 @@ func TestAutopahoReconnect(t *testing.T) {
 	}
 	// Subscribed once, on the first connection only: after the reconnect
 	// the subscription must come from the session the broker kept.
-	if ack, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "auto/#", QoS: 1}}}); err != nil || len(ack.Reasons) != 1 || ack.Reasons[0] != 1 {
+	if ack, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "auto/#", QoS: 2}}}); err != nil || len(ack.Reasons) != 1 || ack.Reasons[0] != 2 {
 		t.Fatalf("subscribe: %v %+v", err, ack)
 	}
 
@@ -88,6 +97,10 @@ func TestAutopahoReconnect(t *testing.T) {
 	receive(t, downs, "autopaho noticing the cut")
 
 	offline := []message{publish(2), publish(3), publish(4)}
+	exactly := message{Topic: "auto/exactly", QoS: 2, Payload: []byte("exactly once, while offline")}
+	if _, err := pub.Publish(ctx, &paho.Publish{Topic: exactly.Topic, QoS: 2, Payload: exactly.Payload}); err != nil {
+		t.Fatalf("publish QoS 2: %v", err)
+	}
 	queued := &paho.Publish{Topic: "from-auto", QoS: 1, Payload: []byte("queued while offline")}
 	if err := cm.PublishViaQueue(ctx, &autopaho.QueuePublish{Publish: queued}); err != nil {
 		t.Fatalf("PublishViaQueue: %v", err)
@@ -100,6 +113,9 @@ func TestAutopahoReconnect(t *testing.T) {
 	// [MQTT-4.6.0-6]: one topic, one QoS, so the order is the publisher's.
 	auto.expect(t, offline...)
 	auto.expect(t, publish(5))
+	if got := receive(t, recv2, "the QoS 2 message"); got.Topic != exactly.Topic || string(got.Payload) != string(exactly.Payload) {
+		t.Fatalf("got %v\nwant %v", got, exactly)
+	}
 	peer := &inbox{ch: other}
 	peer.expect(t, message{Topic: queued.Topic, QoS: 1, Payload: queued.Payload})
 }
