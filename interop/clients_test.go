@@ -297,18 +297,22 @@ func (c mosquitto) subscribe(t *testing.T, addr, filter string) subscription {
 	if !strings.HasSuffix(line, ": 2") {
 		t.Fatalf("mosquitto_sub: %q, want QoS 2 granted", line)
 	}
-	return p.messages(func(line string) (message, bool) {
-		f := strings.SplitN(line, " ", 5)
-		if len(f) != 5 || f[0] != "MSG" {
-			return message{}, false
-		}
-		qos, err1 := strconv.Atoi(f[1])
-		payload, err2 := hex.DecodeString(f[3])
-		if err1 != nil || err2 != nil {
-			return message{Topic: "unparsable line: " + line}, true
-		}
-		return message{Topic: f[4], QoS: byte(qos), Retain: f[2] == "1", Payload: payload}, true
-	})
+	return p.messages(parseMosquittoMessage)
+}
+
+// parseMosquittoMessage reads a line that mosquitto_sub printed with
+// -F "MSG %q %r %x %t".
+func parseMosquittoMessage(line string) (message, bool) {
+	f := strings.SplitN(line, " ", 5)
+	if len(f) != 5 || f[0] != "MSG" {
+		return message{}, false
+	}
+	qos, err1 := strconv.Atoi(f[1])
+	payload, err2 := hex.DecodeString(f[3])
+	if err1 != nil || err2 != nil {
+		return message{Topic: "unparsable line: " + line}, true
+	}
+	return message{Topic: f[4], QoS: byte(qos), Retain: f[2] == "1", Payload: payload}, true
 }
 
 // mosquittoSub runs mosquitto_sub with its output line-buffered: it

@@ -25,3 +25,34 @@ func TestDisconnectWithWillMessage(t *testing.T) {
 	}
 	expectMessages(t, got, will)
 }
+
+// TestMosquittoPersistentSession stops a mosquitto_sub that asked for a
+// persistent session (-c), publishes QoS 1 and 2 messages while it is
+// away, and starts it again with the same client id: it must get them.
+func TestMosquittoPersistentSession(t *testing.T) {
+	for _, mosq := range []mosquitto{{"311"}, {"5"}} {
+		t.Run(mosq.String(), func(t *testing.T) {
+			mosq.require(t)
+			b := startBroker(t)
+			id := clientID("mpersist")
+			args := append(mosq.args(b.Addr, id), "-c", "-t", "interop/offline/#", "-q", "2", "-d", "-F", "MSG %q %r %x %t")
+			if mosq.version == "5" {
+				args = append(args, "-x", "300") // 5.0 sessions end with the connection unless given an expiry
+			}
+			first := mosquittoSub(t, args)
+			first.waitFor(t, "SUBACK", func(l string) bool { return strings.HasPrefix(l, "Subscribed (mid:") })
+			first.terminate(t)
+
+			away := []message{
+				{Topic: "interop/offline/q1", QoS: 1, Payload: payload("offline", 1)},
+				{Topic: "interop/offline/q2", QoS: 2, Payload: payload("offline", 2)},
+			}
+			pahoGolang{}.connectPublisher(t, b.Addr)(t, away...)
+
+			// Subscribing again is harmless to the session, and mosquitto_sub
+			// insists on a topic.
+			again := mosquittoSub(t, args)
+			expectMessages(t, again.messages(parseMosquittoMessage), away...)
+		})
+	}
+}
