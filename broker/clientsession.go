@@ -296,6 +296,7 @@ func (s *Server) unsubscribeAll(cs *clientSession) {
 		share, f, _, _ := topic.ParseShared(filter)
 		if s.tree.Unsubscribe(cs.id, share, f) {
 			s.stats.subscriptions.Add(-1)
+			s.interestChanged(share, f, false)
 		}
 	}
 	clear(cs.st.Subscriptions)

@@ -163,6 +163,14 @@ func (c *conn) connect(body []byte) bool {
 	c.maxPacketSize = p.Props.MaximumPacketSize
 	c.aliasMax = p.Props.TopicAliasMaximum
 
+	if f := s.opts.Fabric; f != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.ConnectTimeout)
+		err := f.ClaimSession(ctx, id)
+		cancel()
+		if err != nil {
+			return c.refuse(packet.ServerUnavailable, "cannot take the session over from another node: "+err.Error())
+		}
+	}
 	limits := session.Limits{
 		MaxInflight:    min(s.opts.MaxInflight, receiveMax),
 		MaxQueued:      s.opts.MaxQueuedMessages,

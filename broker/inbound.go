@@ -209,6 +209,7 @@ func (s *Server) subscribe(c *conn, cs *clientSession, sub packet.Subscription, 
 		}
 		if !existed {
 			s.stats.subscriptions.Add(1)
+			s.interestChanged(share, filter, true)
 		}
 		sub.QoS = granted
 		stored := session.Subscription{Subscription: sub, Identifier: id}
@@ -234,6 +235,7 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 		code := packet.NoSubscriptionExisted
 		if share, filter, _, err := topic.ParseShared(f); err == nil && s.tree.Unsubscribe(cs.id, share, filter) {
 			s.stats.subscriptions.Add(-1)
+			s.interestChanged(share, filter, false)
 			code = packet.Success
 		}
 		if _, ok := cs.st.Subscriptions[f]; ok {

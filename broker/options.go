@@ -23,6 +23,8 @@ type Options struct {
 	// Store keeps retained messages and persistent sessions across
 	// restarts; nil keeps them in memory only.
 	Store Store
+	// Fabric joins this broker to a cluster; nil is a single node.
+	Fabric Fabric
 
 	// ConnectTimeout closes a connection that sends no CONNECT in time.
 	// Default 10 s.

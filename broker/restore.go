@@ -53,6 +53,7 @@ func (s *Server) restore() error {
 			}
 			cs.st.Subscriptions[sub.Filter] = sub
 			s.stats.subscriptions.Add(1)
+			s.interestChanged(share, filter, true)
 		}
 		s.sessions.Store(cs.id, cs)
 		s.stats.sessions.Add(1)

@@ -37,6 +37,9 @@ func (s *Server) publish(m *session.Message) (n int, stored bool) {
 		stored = s.store != nil
 	}
 	n, routed := s.route(m)
+	if f := s.opts.Fabric; f != nil && !strings.HasPrefix(m.Topic, "$SYS/") {
+		f.Publish(m)
+	}
 	return n, stored || routed
 }
 

@@ -37,7 +37,8 @@ type Server struct {
 	sessionsMu sync.Mutex
 	sessions   sync.Map // client id -> *clientSession
 
-	shared sharedPicker
+	shared   sharedPicker
+	interest interest
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
