@@ -287,8 +287,9 @@ func (c mosquitto) connectPublisher(t *testing.T, addr string) func(*testing.T, 
 	}
 }
 
-// subscribe prints each message as "MSG qos retain hex-payload topic", and
-// with -d the SUBACK it got, so the test knows when it is subscribed.
+// subscribe has mosquitto_sub print each message as "MSG qos retain
+// hex-payload topic", and with -d the SUBACK it got, so the test knows when
+// it is subscribed.
 func (c mosquitto) subscribe(t *testing.T, addr, filter string) subscription {
 	t.Helper()
 	args := append(c.args(addr, clientID("msub")), "-t", filter, "-q", "2", "-d", "-F", "MSG %q %r %x %t")
