@@ -2,6 +2,7 @@ package broker
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -171,21 +172,43 @@ func (s *Server) redeliverShared(d *session.Delivery, leaving string) {
 // output. It reports false, writing nothing, when the packet would exceed
 // the client's Maximum Packet Size. The caller holds c.omu and the
 // session lock.
+//
+// Where subscribers' wire forms agree, which is always before MQTT 5 and
+// in 5.0 without subscription identifiers, expiry or topic aliases, the
+// message is encoded once and each subscriber's copy only patches its
+// packet identifier.
 func (c *conn) appendPublish(d *session.Delivery, pid uint16, dup bool, now time.Time) bool {
 	m := d.Msg
+	v5 := c.v == packet.V5
+	if !dup && (!v5 || len(d.SubscriptionIDs) == 0 && m.Expiry.IsZero() && c.aliasMax == 0) {
+		f, err := m.Wire(v5, d.QoS, d.Retain, func() (*session.WireForm, error) {
+			return encodeShared(m, d.QoS, d.Retain, c.v)
+		})
+		if err == nil && (c.maxPacketSize == 0 || len(f.Bytes) <= int(c.maxPacketSize)) {
+			start := len(c.out)
+			c.out = append(c.out, f.Bytes...)
+			if pid != 0 {
+				c.out[start+f.PacketIDAt] = byte(pid >> 8)
+				c.out[start+f.PacketIDAt+1] = byte(pid)
+			}
+			c.srv.stats.sent.Add(1)
+			c.srv.stats.packetsSent.Add(1)
+			return true
+		}
+		c.srv.stats.dropped.Add(1)
+		return false
+	}
 	p := &packet.Publish{Dup: dup, QoS: d.QoS, Retain: d.Retain, Topic: m.Topic, PacketID: pid, Payload: m.Payload}
-	if c.v == packet.V5 {
+	if v5 {
 		if m.Props != nil {
 			p.Props = *m.Props
-		} else {
-			p.Props = packet.Properties{}
 		}
 		p.Props.SubscriptionIdentifiers = d.SubscriptionIDs
 		if left, ok := m.RemainingExpiry(now); ok {
 			p.Props.MessageExpiry, p.Props.HasMessageExpiry = left, true
 		}
 	}
-	newAlias := c.v == packet.V5 && c.applyAlias(p)
+	newAlias := v5 && c.applyAlias(p)
 	start := len(c.out)
 	var err error
 	c.out, err = p.Encode(c.out, c.v)
@@ -200,6 +223,27 @@ func (c *conn) appendPublish(d *session.Delivery, pid uint16, dup bool, now time
 	c.srv.stats.sent.Add(1)
 	c.srv.stats.packetsSent.Add(1)
 	return true
+}
+
+// encodeShared makes the form of a message that every subscriber with the
+// same wire version, QoS and RETAIN flag shares.
+func encodeShared(m *session.Message, qos packet.QoS, retain bool, v packet.Version) (*session.WireForm, error) {
+	p := &packet.Publish{QoS: qos, Retain: retain, Topic: m.Topic, Payload: m.Payload}
+	if qos > packet.AtMostOnce {
+		p.PacketID = 1
+	}
+	if v == packet.V5 && m.Props != nil {
+		p.Props = *m.Props
+	}
+	b, err := p.Encode(nil, v)
+	if err != nil {
+		return nil, err
+	}
+	h, n, err := packet.ParseFixedHeader(b)
+	if err != nil || n == 0 {
+		return nil, fmt.Errorf("encoded PUBLISH has no fixed header (%d bytes): %w", h.Size, err)
+	}
+	return &session.WireForm{Bytes: b, PacketIDAt: n + 2 + len(m.Topic)}, nil
 }
 
 // applyAlias uses an outbound topic alias when the client allows them:

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/petrelmq/petrel/packet"
@@ -24,6 +25,48 @@ type Message struct {
 	// Publisher is the client id of the publishing client, "" for messages
 	// the broker makes itself; No Local compares against it.
 	Publisher string
+
+	// wire caches the PUBLISH encodings that many subscribers share, so a
+	// message fanned out to thousands is encoded a handful of times.
+	wire [wireForms]atomic.Pointer[WireForm]
+}
+
+// WireForm is a cached encoding of a message. A QoS 1 or 2 form carries
+// packet identifier 1 at PacketIDAt, to be replaced per subscriber.
+type WireForm struct {
+	Bytes      []byte
+	PacketIDAt int
+}
+
+// wireForms counts the shareable forms: MQTT 5 or earlier, QoS 0 to 2,
+// RETAIN set or not.
+const wireForms = 2 * 3 * 2
+
+func wireIndex(v5 bool, qos packet.QoS, retain bool) int {
+	i := int(qos) * 2
+	if retain {
+		i++
+	}
+	if v5 {
+		i += 6
+	}
+	return i
+}
+
+// Wire returns the cached form for a wire version, QoS and RETAIN flag,
+// making it with encode the first time. Concurrent first calls may both
+// encode; they make the same bytes.
+func (m *Message) Wire(v5 bool, qos packet.QoS, retain bool, encode func() (*WireForm, error)) (*WireForm, error) {
+	slot := &m.wire[wireIndex(v5, qos, retain)]
+	if f := slot.Load(); f != nil {
+		return f, nil
+	}
+	f, err := encode()
+	if err != nil {
+		return nil, err
+	}
+	slot.Store(f)
+	return f, nil
 }
 
 // Expired reports whether the message's lifetime has ended at now.
