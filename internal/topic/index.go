@@ -22,6 +22,11 @@ type index struct {
 // pattern is one filter prefix and the subscribers of the filters it ends.
 type pattern struct {
 	key string
+	// h2 is the key's second hash, which confirms a probe's find.
+	h2 uint64
+	// wildFirst says the key begins with '+', which never matches a topic
+	// that begins with '$' [MQTT-4.7.2-1].
+	wildFirst bool
 	// plus counts the filters with a '+' right after the key.
 	plus int
 	here subscribers // the filter that is the key
@@ -81,7 +86,8 @@ func (ix *index) locate(filter string, create bool, parents []plusParent) (p *pa
 			if !create {
 				return nil, 0, false, parents
 			}
-			p = &pattern{key: filter[:end]}
+			key := filter[:end]
+			p = &pattern{key: key, h2: keyHash2(key), wildFirst: strings.HasPrefix(key, "+")}
 			ix.patterns.insert(h, p)
 		}
 		if !more {

@@ -22,6 +22,38 @@ func levelHash(level string) uint64 {
 	return maphash.String(hashSeed, level)
 }
 
+// A second, independent hash of every key confirms a match: a probe that
+// finds a pattern by the first hash accepts it only if the second agrees
+// too. Comparing the key's bytes instead would cost one more cache miss in
+// a row on every match; two independent hashes (61 and 64 bits) agreeing
+// for different keys is a chance below 2^-120 per comparison.
+var hashSeed2 = maphash.MakeSeed()
+
+const rootHash2 = 0x2545f4914f6cdd1d
+
+var plusHash2 = levelHash2("+")
+
+func levelHash2(level string) uint64 {
+	return maphash.String(hashSeed2, level)
+}
+
+// keyHash2 is the second hash of a pattern key.
+func keyHash2(key string) uint64 {
+	h := uint64(rootHash2)
+	for {
+		level, rest, more := nextLevel(key)
+		if level == "+" {
+			h = extend(h, plusHash2)
+		} else {
+			h = extend(h, levelHash2(level))
+		}
+		if !more {
+			return h
+		}
+		key = rest
+	}
+}
+
 // extend returns the hash of a key one level longer than the one hashed by h.
 // The final mix (MurmurHash3's fmix64) makes the result depend on the order
 // of the levels, not only on their set.

@@ -368,38 +368,3 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Match and Deliveries allocate %v times per call with a warm Result", allocs)
 	}
 }
-
-// TestCovers checks the comparison that guards a match against patterns
-// found by equal hashes: the table's hashes cannot be made to collide from
-// a test, so the check is tested on its own.
-func TestCovers(t *testing.T) {
-	cases := []struct {
-		key, topic string
-		levels     int
-		want       bool
-	}{
-		{"a/b", "a/b/c", 2, true},
-		{"a/b", "a/b/c", 3, false},
-		{"a/+", "a/b/c", 2, true},
-		{"a/+/c", "a/b/c", 3, true},
-		{"a/+/d", "a/b/c", 3, false},
-		{"a/+", "a/b/c", 3, false},
-		{"+/b", "$a/b", 2, false}, // [MQTT-4.7.2-1]
-		{"$a/+", "$a/b", 2, true},
-		{"a/", "a//c", 2, true},
-		{"a/b", "a//c", 2, false},
-		{"+", "a", 1, true},
-		{"ab", "a/b", 2, false},
-	}
-	for _, c := range cases {
-		var ends []int
-		for i, ch := range c.topic + "/" {
-			if ch == '/' {
-				ends = append(ends, i)
-			}
-		}
-		if got := covers(c.key, c.topic, ends[:c.levels], c.topic[0] == '$'); got != c.want {
-			t.Errorf("covers(%q, %q, %d levels) = %v, want %v", c.key, c.topic, c.levels, got, c.want)
-		}
-	}
-}
