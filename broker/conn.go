@@ -253,7 +253,13 @@ func (c *conn) handleDisconnect(p *packet.Disconnect) error {
 			// v5 [MQTT-3.14.2-2]
 			return &packet.Error{Code: packet.ProtocolError, Reason: "DISCONNECT sets a Session Expiry Interval after CONNECT set 0 (v5 [MQTT-3.14.2-2])"}
 		}
+		wasPersistent := c.sess.persistent()
 		c.sess.expiry = c.srv.sessionExpiry(p.Props.SessionExpiry)
+		if wasPersistent && !c.sess.persistent() {
+			// The session now ends with this connection: nothing of it
+			// may survive a restart.
+			c.srv.apply(Op{Kind: OpEndSession, ClientID: c.sess.id})
+		}
 		c.sess.mu.Unlock()
 	}
 	// v5 §3.14.2.1: 0x04 asks for the will; every other reason drops it

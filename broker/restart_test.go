@@ -106,3 +106,24 @@ func TestRestartKeepsStoredState(t *testing.T) {
 		}
 	}
 }
+
+// TestDisconnectEndingSessionForgetsIt: a v5 client that sets Session Expiry
+// Interval 0 in DISCONNECT ends its session (v5 §3.14.2.2.2), so a restart
+// must not bring it back.
+func TestDisconnectEndingSessionForgetsIt(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	addr, stop := startOn(t, "127.0.0.1:0", st)
+	c, _ := connect(t, addr, persistent(packet.V5, "short-lived"))
+	c.subscribe(1, packet.Subscription{Filter: "s/#", QoS: packet.AtLeastOnce})
+	d := &packet.Disconnect{}
+	d.Props.SessionExpiry, d.Props.HasSessionExpiry = 0, true
+	c.send(d)
+	c.expectClosed()
+	stop()
+	st.Reopen()
+	addr, _ = startOn(t, "127.0.0.1:0", st)
+	if _, ack := connect(t, addr, persistent(packet.V5, "short-lived")); ack.SessionPresent {
+		t.Fatal("a session ended by DISCONNECT came back after a restart")
+	}
+}
