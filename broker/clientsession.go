@@ -352,7 +352,9 @@ func (s *Server) deliver(cs *clientSession, d session.Delivery) (stored bool) {
 	cs.mu.Unlock()
 	if slow != nil {
 		s.log.Warn("disconnecting a slow consumer: its queue is full", "client", cs.id)
-		slow.disconnect(packet.QuotaExceeded, "")
+		// Its socket is full by definition: writing the DISCONNECT may
+		// wait, and the publisher must not.
+		go slow.disconnect(packet.QuotaExceeded, "")
 	}
 	return stored
 }
