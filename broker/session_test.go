@@ -178,3 +178,22 @@ func TestQueueOverflowDropsOldest(t *testing.T) {
 	}
 	sub.expectNothing(150 * time.Millisecond)
 }
+
+func TestQueueOverflowDisconnectsSlowConsumer(t *testing.T) {
+	t.Parallel()
+	b := brokertest.Start(t, broker.Options{MaxQueuedMessages: 2, QueueOverflow: broker.Disconnect})
+	p := v5("slow")
+	p.Props.ReceiveMaximum = 1
+	sub, _ := connect(t, b.Addr, p)
+	sub.subscribe(1, packet.Subscription{Filter: "slow", QoS: packet.AtLeastOnce})
+	pub, _ := connect(t, b.Addr, v5("slow-pub"))
+	// One in flight, two queued, and the fourth overflows: the consumer,
+	// which acknowledges nothing, is disconnected; the publisher is not.
+	for i := range 4 {
+		publish(pub, &packet.Publish{Topic: "slow", QoS: packet.AtLeastOnce, PacketID: uint16(i + 1), Payload: []byte("x")})
+	}
+	if d := sub.expectClosed(); d == nil || d.ReasonCode != packet.QuotaExceeded {
+		t.Fatalf("got %+v, want DISCONNECT quota exceeded", d)
+	}
+	publish(pub, &packet.Publish{Topic: "slow", QoS: packet.AtLeastOnce, PacketID: 9, Payload: []byte("y")})
+}
