@@ -17,6 +17,12 @@ func envName(key string) string { return envPrefix + strings.ToUpper(key) }
 // listEnv replaces the listeners with a comma-separated list of addresses.
 var listEnv = envName("listeners")
 
+// notSettings are PETREL_ variables that belong to something else than the
+// broker's configuration: the test suite's switch that turns a missing
+// interop client from a skip into a failure. CI sets it in the same
+// environment the binary starts in.
+var notSettings = map[string]bool{"PETREL_REQUIRE_INTEROP": true}
+
 // applyEnv applies the PETREL_ variables in env. PETREL_LISTENERS goes
 // first, since the per-listener variables refine the list it makes.
 func (c *Config) applyEnv(env []string) error {
@@ -25,7 +31,7 @@ func (c *Config) applyEnv(env []string) error {
 		name, v, _ := strings.Cut(kv, "=")
 		// An empty variable counts as unset, as shells and container
 		// runtimes make it easy to set one to nothing by accident.
-		if strings.HasPrefix(name, envPrefix) && v != "" {
+		if strings.HasPrefix(name, envPrefix) && v != "" && !notSettings[name] {
 			vars[name] = v
 		}
 	}

@@ -108,6 +108,18 @@ func TestEnvErrors(t *testing.T) {
 	}
 }
 
+// TestEnvIgnoresTestSwitch: CI exports the test suite's
+// PETREL_REQUIRE_INTEROP to everything it runs, the broker included, which
+// must still start; a misspelt setting next to it is still an error.
+func TestEnvIgnoresTestSwitch(t *testing.T) {
+	if _, err := load(t, "", []string{"PETREL_REQUIRE_INTEROP=1"}, Flags{}); err != nil {
+		t.Fatalf("PETREL_REQUIRE_INTEROP refused: %v", err)
+	}
+	if _, err := load(t, "", []string{"PETREL_REQUIRE_INTEROP=1", "PETREL_REQUIRE_INTEROPS=1"}, Flags{}); err == nil {
+		t.Fatal("a misspelt variable beside it was accepted")
+	}
+}
+
 // TestEveryKeyInFileAndEnv keeps the two forms in step: each key, set in
 // the file or as PETREL_<KEY>, changes the configuration, and in the same
 // way.
