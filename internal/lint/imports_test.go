@@ -39,6 +39,7 @@ var rules = []rule{
 	{Pkg: "store/...", Only: []string{"broker", "packet", "internal/session"},
 		Deny: []string{"github.com/prometheus/", "github.com/nats-io/"}},
 	{Pkg: "internal/packettest", Only: []string{"packet"}},
+	{Pkg: "client/...", Only: []string{"client/...", "packet"}},
 }
 
 // pkgInfo is what go list tells about one of our packages.
