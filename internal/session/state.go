@@ -26,7 +26,8 @@ const (
 type Limits struct {
 	// MaxInflight is the outbound window: QoS 1 and 2 messages sent and not
 	// yet acknowledged. The broker sets it to the lower of its own limit and
-	// the client's Receive Maximum (v5 [MQTT-3.3.4-9]). 0 means 65,535.
+	// the client's Receive Maximum (v5 [MQTT-3.3.4-9]). 0 means 65,535, as
+	// does anything above it.
 	MaxInflight int
 	// MaxQueued and MaxQueuedBytes bound the deliveries waiting to be sent;
 	// 0 means no limit.
@@ -140,11 +141,13 @@ func (s *State) Enqueue(d Delivery) (queued Delivery, dropped []Delivery, result
 	return d, nil, Overflowed
 }
 
+// window is MaxInflight, capped at 65,535: there are no more packet ids,
+// and allocatePID relies on one being free whenever the window has room.
 func (s *State) window() int {
 	if s.Limits.MaxInflight <= 0 {
 		return 65535
 	}
-	return s.Limits.MaxInflight
+	return min(s.Limits.MaxInflight, 65535)
 }
 
 // Next takes the next delivery to send, if the in-flight window allows it.
