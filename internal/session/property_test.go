@@ -175,6 +175,9 @@ func (sm *sessionMachine) enqueue(t *rapid.T) {
 	if want == Queued || want == DroppedOldest {
 		m.queue = append(m.queue, d)
 	}
+	if room := sm.s.HasRoom(d.Msg.Size()); room != (want == Queued) {
+		t.Fatalf("HasRoom(%d) is %t before an Enqueue that is %s", d.Msg.Size(), room, enqueued[want])
+	}
 	queued, dropped, got := sm.s.Enqueue(d)
 	gotDropped := seqsOf(dropped)
 	if got != want || queued.Seq != d.Seq || !slices.Equal(gotDropped, wantDropped) {

@@ -216,6 +216,17 @@ func (h *harness) step(line string, input []string) ([]string, error) {
 		}
 	case "enqueue":
 		out, err = h.enqueue(a)
+	case "has-room":
+		// Sized like the delivery enqueue would make from the same
+		// arguments.
+		var d Delivery
+		if d, err = h.delivery(a); err == nil {
+			if h.s.HasRoom(d.Msg.Size()) {
+				out.add("room for %d bytes", d.Msg.Size())
+			} else {
+				out.add("full for %d bytes", d.Msg.Size())
+			}
+		}
 	case "next":
 		out, err = h.next(a)
 	case "puback", "pubcomp", "discard", "receive-qos2", "release":
