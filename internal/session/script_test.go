@@ -26,7 +26,25 @@ var rewrite = flag.Bool("rewrite", false, "regenerate the expected output of tes
 //
 // Lines starting with # between steps are comments; they name the rule a
 // step shows. Any command takes quiet, which keeps only the first and last
-// lines of a long output. After every step the harness also checks the invariants that
+// lines of a long output. The commands:
+//
+//	new [max-inflight=N] [max-queued=N] [max-bytes=N] [overflow=drop-oldest|drop-newest|disconnect]
+//	limits ...                 the same limits, on the existing session
+//	enqueue [topic=T] [qos=Q] [payload=BYTES] [expiry=DURATION] [shared=S] [count=N]
+//	has-room [topic=T] [payload=BYTES]
+//	next [n=N | all]
+//	puback pid=P / pubrec pid=P [code=C] / pubcomp pid=P / discard pid=P
+//	resend
+//	take-unacknowledged [keep=non-shared|all|none]
+//	drop-qos0
+//	receive-qos2 pid=P / release pid=P
+//	restore, with input lines queued ..., inflight pid=P seq=S phase=..., inbound pid=P
+//	advance by=DURATION        moves the fake clock, which new resets
+//	state
+//
+// Run go test ./internal/session -run TestScripts -rewrite to regenerate
+// the expected output, then read the diff against the rules before
+// committing it. After every step the harness also checks the invariants that
 // hold whatever the script does (see checkInvariants).
 func TestScripts(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
