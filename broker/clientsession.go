@@ -93,8 +93,8 @@ func (cs *clientSession) record(disconnectedAt time.Time) Op {
 func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duration, limits session.Limits) (cs *clientSession, present bool, old *conn) {
 	s.sessionsMu.Lock()
 	defer s.sessionsMu.Unlock()
-	if v, ok := s.sessions.Load(id); ok {
-		cs = v.(*clientSession)
+	if existing, ok := s.sessions.load(id); ok {
+		cs = existing
 		cs.mu.Lock()
 		old = cs.conn
 		cs.stopTimers()
@@ -112,7 +112,7 @@ func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duratio
 	} else {
 		cs = &clientSession{id: id, srv: s, st: session.New(id, limits)}
 		cs.mu.Lock()
-		s.sessions.Store(id, cs)
+		s.sessions.store(id, cs)
 		s.stats.sessions.Add(1)
 	}
 	wasPersistent := cs.persistent()
@@ -280,7 +280,7 @@ func (s *Server) endSession(cs *clientSession) {
 		s.apply(Op{Kind: OpEndSession, ClientID: cs.id})
 	}
 	s.unsubscribeAll(cs)
-	s.sessions.Delete(cs.id)
+	s.sessions.delete(cs.id)
 	s.stats.sessions.Add(-1)
 	cs.mu.Unlock()
 	s.sessionsMu.Unlock()

@@ -55,7 +55,7 @@ func (s *Server) restore() error {
 			s.stats.subscriptions.Add(1)
 			s.interestChanged(share, filter, true)
 		}
-		s.sessions.Store(cs.id, cs)
+		s.sessions.store(cs.id, cs)
 		s.stats.sessions.Add(1)
 		// A session whose client was connected when the broker stopped
 		// went offline then.

@@ -125,11 +125,10 @@ func cmpBool(a, b bool) int {
 // may receive the topic, and reports whether the delivery went to the
 // store.
 func (s *Server) deliverTo(clientID string, d session.Delivery) (ok, stored bool) {
-	v, ok := s.sessions.Load(clientID)
+	cs, ok := s.sessions.load(clientID)
 	if !ok {
 		return false, false
 	}
-	cs := v.(*clientSession)
 	if a := s.opts.Authorizer; a != nil {
 		cs.mu.Lock()
 		c := cs.conn

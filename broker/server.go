@@ -35,7 +35,7 @@ type Server struct {
 	// sessionsMu serialises session creation, takeover and removal; the
 	// publish path only reads sessions, through the sync.Map.
 	sessionsMu sync.Mutex
-	sessions   sync.Map // client id -> *clientSession
+	sessions   *sessionTable
 
 	shared   sharedPicker
 	interest interest
@@ -59,6 +59,7 @@ func New(opts Options) (*Server, error) {
 		opts:      opts,
 		log:       opts.Logger,
 		store:     opts.Store,
+		sessions:  newSessionTable(),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
 		done:      make(chan struct{}),

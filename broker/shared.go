@@ -37,7 +37,7 @@ func (p *sharedPicker) pickExcept(s *Server, g *topic.Group, m *session.Message,
 			continue
 		}
 		every = append(every, i)
-		if v, ok := s.sessions.Load(id); ok && v.(*clientSession).online.Load() {
+		if cs, ok := s.sessions.load(id); ok && cs.online.Load() {
 			on = append(on, i)
 		}
 	}

@@ -83,6 +83,8 @@ type State struct {
 	nextPID  uint16
 	// inboundQoS2 holds the packet ids of QoS 2 PUBLISHes received and
 	// answered with PUBREC, until their PUBREL (v5 [MQTT-4.3.3-9]).
+	// It and inflight are made on first use: an idle session holds no
+	// empty maps.
 	inboundQoS2 map[uint16]struct{}
 }
 
@@ -92,8 +94,6 @@ func New(clientID string, limits Limits) *State {
 		ClientID:      clientID,
 		Limits:        limits,
 		Subscriptions: map[string]Subscription{},
-		inflight:      map[uint16]*Inflight{},
-		inboundQoS2:   map[uint16]struct{}{},
 	}
 }
 
@@ -176,6 +176,9 @@ func (s *State) Next(now time.Time) (d Delivery, pid uint16, expired []Delivery,
 		phase := AwaitPuback
 		if head.QoS == packet.ExactlyOnce {
 			phase = AwaitPubrec
+		}
+		if s.inflight == nil {
+			s.inflight = map[uint16]*Inflight{}
 		}
 		s.inflight[pid] = &Inflight{PacketID: pid, Phase: phase, Delivery: head}
 		return head, pid, expired, true
@@ -300,6 +303,9 @@ func (s *State) ReceiveQoS2(pid uint16) (duplicate bool) {
 	if _, ok := s.inboundQoS2[pid]; ok {
 		return true
 	}
+	if s.inboundQoS2 == nil {
+		s.inboundQoS2 = map[uint16]struct{}{}
+	}
 	s.inboundQoS2[pid] = struct{}{}
 	return false
 }
@@ -331,11 +337,17 @@ func (s *State) Restore(queued []Delivery, inflight []Inflight, inboundQoS2 []ui
 		s.queue.push(d)
 		s.seq = max(s.seq, d.Seq)
 	}
+	if len(inflight) > 0 && s.inflight == nil {
+		s.inflight = map[uint16]*Inflight{}
+	}
 	for i := range inflight {
 		f := inflight[i]
 		s.inflight[f.PacketID] = &f
 		s.seq = max(s.seq, f.Seq)
 		s.nextPID = max(s.nextPID, f.PacketID)
+	}
+	if len(inboundQoS2) > 0 && s.inboundQoS2 == nil {
+		s.inboundQoS2 = map[uint16]struct{}{}
 	}
 	for _, pid := range inboundQoS2 {
 		s.inboundQoS2[pid] = struct{}{}
