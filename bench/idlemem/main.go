@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -37,20 +38,21 @@ func main() {
 	n := flag.Int("n", 10000, "connections to open")
 	reads := flag.String("reads", "poller", "read side: poller or goroutines")
 	role := flag.String("role", "", "internal: run as the measured broker")
+	heapProfile := flag.String("heapprofile", "", "write the broker's heap profile, with the connections open, to this file")
 	flag.Parse()
 	if *role == "broker" {
-		runBroker(*reads == "goroutines")
+		runBroker(*reads == "goroutines", *heapProfile)
 		return
 	}
-	if err := measure(*n, *reads); err != nil {
+	if err := measure(*n, *reads, *heapProfile); err != nil {
 		log.Fatal(err)
 	}
 }
 
 // runBroker serves on a loopback port and answers commands on stdin:
-// "stats" collects garbage, returns memory to the OS, and prints the
-// runtime's figures.
-func runBroker(goroutines bool) {
+// each line collects garbage, returns memory to the OS, prints the
+// runtime's figures and, if asked, writes a heap profile.
+func runBroker(goroutines bool, heapProfile string) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
@@ -71,6 +73,12 @@ func runBroker(goroutines bool) {
 		debug.FreeOSMemory()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
+		if heapProfile != "" {
+			if f, err := os.Create(heapProfile); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
 		fmt.Printf("%d %d %d\n", ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine())
 	}
 }
@@ -79,8 +87,8 @@ type snapshot struct {
 	rss, heap, stack, goroutines int
 }
 
-func measure(n int, reads string) error {
-	child := exec.Command(os.Args[0], "-role=broker", "-reads="+reads)
+func measure(n int, reads, heapProfile string) error {
+	child := exec.Command(os.Args[0], "-role=broker", "-reads="+reads, "-heapprofile="+heapProfile)
 	child.Stderr = os.Stderr
 	stdin, _ := child.StdinPipe()
 	stdout, _ := child.StdoutPipe()
