@@ -234,7 +234,9 @@ func (s *State) Pubrec(pid uint16, code packet.ReasonCode) (seq uint64, sendPubr
 	case AwaitPubcomp:
 		return f.Seq, true, true, false
 	}
-	return f.Seq, false, false, false
+	// A PUBREC for a QoS 1 delivery names no QoS 2 exchange: answer as
+	// for an unknown packet id.
+	return 0, true, false, false
 }
 
 // Pubcomp completes a QoS 2 delivery and returns its sequence number.
