@@ -77,8 +77,13 @@ func (ix *index) match(topic string, r *Result) {
 	if ix.patterns.n == 0 {
 		return
 	}
-	for k := 0; k < len(m.frontiers); k++ {
-		ix.probe(m.frontiers[k], m)
+	// Frontiers are probed a generation at a time: every probe of every
+	// frontier known so far is issued together, so their misses overlap,
+	// and the frontiers they find make the next generation.
+	for lo := 0; lo < len(m.frontiers); {
+		hi := len(m.frontiers)
+		ix.probe(m.frontiers[lo:hi], m)
+		lo = hi
 	}
 	for _, c := range m.candidates {
 		if c.p.h2 != c.h2 || dollar && c.p.wildFirst {
@@ -94,20 +99,22 @@ func (ix *index) match(topic string, r *Result) {
 	}
 }
 
-// probe looks up every key from f down a literal run of the topic, adding
-// the candidates it finds and the frontiers below their '+'.
-func (ix *index) probe(f frontier, m *matchScratch) {
+// probe looks up every key from each of fs down a literal run of the
+// topic, adding the candidates it finds and the frontiers below their '+'.
+func (ix *index) probe(fs []frontier, m *matchScratch) {
 	levels := len(m.ends)
-	first := max(f.depth, 1) // the root is not in the table
 	m.probes = m.probes[:0]
-	for k := f; ; {
-		if k.depth >= first {
-			m.probes = append(m.probes, k)
+	for _, f := range fs {
+		first := max(f.depth, 1) // the root is not in the table
+		for k := f; ; {
+			if k.depth >= first {
+				m.probes = append(m.probes, k)
+			}
+			if k.depth == levels {
+				break
+			}
+			k = frontier{extend(k.h, m.hashes[k.depth]), extend(k.h2, m.hashes2[k.depth]), k.depth + 1}
 		}
-		if k.depth == levels {
-			break
-		}
-		k = frontier{extend(k.h, m.hashes[k.depth]), extend(k.h2, m.hashes2[k.depth]), k.depth + 1}
 	}
 	t := &ix.patterns
 	m.heads = m.heads[:0]
