@@ -171,7 +171,7 @@ func record(id string) *broker.SessionRecord {
 }
 
 func retain(m *broker.Message) broker.Op { return broker.Op{Kind: broker.OpRetain, Msg: m} }
-func unretain(topic string) broker.Op  { return broker.Op{Kind: broker.OpUnretain, Topic: topic} }
+func unretain(topic string) broker.Op    { return broker.Op{Kind: broker.OpUnretain, Topic: topic} }
 func session(r *broker.SessionRecord) broker.Op {
 	return broker.Op{Kind: broker.OpSession, ClientID: r.ClientID, Session: r}
 }
