@@ -292,14 +292,15 @@ func (s *Server) endSession(cs *clientSession) {
 // unsubscribeAll removes every subscription of the session from the tree.
 // The caller holds cs.mu.
 func (s *Server) unsubscribeAll(cs *clientSession) {
-	for filter := range cs.st.Subscriptions {
+	for sub := range cs.st.Subscriptions.All() {
+		filter := sub.Filter
 		share, f, _, _ := topic.ParseShared(filter)
 		if s.tree.Unsubscribe(cs.id, share, f) {
 			s.stats.subscriptions.Add(-1)
 			s.interestChanged(share, f, false)
 		}
 	}
-	clear(cs.st.Subscriptions)
+	cs.st.Subscriptions.Clear()
 }
 
 // enqueueLocked queues a delivery and records it, applying the overflow

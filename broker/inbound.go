@@ -213,7 +213,7 @@ func (s *Server) subscribe(c *conn, cs *clientSession, sub packet.Subscription, 
 		}
 		sub.QoS = granted
 		stored := session.Subscription{Subscription: sub, Identifier: id}
-		cs.st.Subscriptions[sub.Filter] = stored
+		cs.st.Subscriptions.Put(stored)
 		if cs.persistent() {
 			s.apply(Op{Kind: OpSubscribe, ClientID: cs.id, Sub: stored})
 		}
@@ -238,8 +238,7 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 			s.interestChanged(share, filter, false)
 			code = packet.Success
 		}
-		if _, ok := cs.st.Subscriptions[f]; ok {
-			delete(cs.st.Subscriptions, f)
+		if cs.st.Subscriptions.Delete(f) {
 			if cs.persistent() {
 				s.apply(Op{Kind: OpUnsubscribe, ClientID: cs.id, Filter: strings.Clone(f)})
 			}

@@ -51,7 +51,7 @@ func (s *Server) restore() error {
 			}); err != nil {
 				return fmt.Errorf("restore session %q: subscription %q: %w", ss.ClientID, sub.Filter, err)
 			}
-			cs.st.Subscriptions[sub.Filter] = sub
+			cs.st.Subscriptions.Put(sub)
 			s.stats.subscriptions.Add(1)
 			s.interestChanged(share, filter, true)
 		}

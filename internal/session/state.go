@@ -75,7 +75,7 @@ const (
 type State struct {
 	ClientID      string
 	Limits        Limits
-	Subscriptions map[string]Subscription
+	Subscriptions Subscriptions
 
 	queue    queue
 	inflight map[uint16]*Inflight
@@ -91,9 +91,8 @@ type State struct {
 // New returns an empty session for clientID.
 func New(clientID string, limits Limits) *State {
 	return &State{
-		ClientID:      clientID,
-		Limits:        limits,
-		Subscriptions: map[string]Subscription{},
+		ClientID: clientID,
+		Limits:   limits,
 	}
 }
 
