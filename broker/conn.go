@@ -30,12 +30,13 @@ var errClientDisconnected = errors.New("client sent DISCONNECT")
 
 // conn is one network connection and, after CONNECT, one client.
 type conn struct {
-	srv    *Server
-	nc     net.Conn
-	lcfg   *Listener
-	v      packet.Version
-	client plugin.Client
-	sess   *clientSession
+	srv        *Server
+	prev, next *conn // Server.conns, guarded by Server.mu
+	nc         net.Conn
+	lcfg       *Listener
+	v          packet.Version
+	client     plugin.Client
+	sess       *clientSession
 
 	keepAlive time.Duration
 	// maxPacketSize and aliasMax are the client's limits towards it (v5).

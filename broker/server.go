@@ -42,10 +42,12 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	closing   atomic.Bool
-	done      chan struct{}
-	wg        sync.WaitGroup
+	// conns lists the open connections through their own prev and next
+	// links: a map entry per connection would cost more than the links.
+	conns   *conn
+	closing atomic.Bool
+	done    chan struct{}
+	wg      sync.WaitGroup
 
 	stats   stats
 	started time.Time
@@ -61,7 +63,6 @@ func New(opts Options) (*Server, error) {
 		store:     opts.Store,
 		sessions:  newSessionTable(),
 		listeners: map[net.Listener]struct{}{},
-		conns:     map[*conn]struct{}{},
 		done:      make(chan struct{}),
 		started:   time.Now(),
 	}
@@ -137,7 +138,11 @@ func (s *Server) Serve(l net.Listener, cfg Listener) error {
 			nc.Close()
 			return ErrServerClosed
 		}
-		s.conns[c] = struct{}{}
+		c.next = s.conns
+		if s.conns != nil {
+			s.conns.prev = c
+		}
+		s.conns = c
 		s.wg.Add(1)
 		s.mu.Unlock()
 		_, tcp := nc.(*net.TCPConn)
@@ -161,7 +166,15 @@ func isTemporary(err error) bool {
 
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
-	delete(s.conns, c)
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		s.conns = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
 	s.mu.Unlock()
 	s.wg.Done()
 }
@@ -179,8 +192,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for l := range s.listeners {
 		l.Close()
 	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
+	var conns []*conn
+	for c := s.conns; c != nil; c = c.next {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
