@@ -24,7 +24,7 @@ type Client struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	inbox     chan inbound        // reader to delivery goroutine; closed when the last reader is gone
+	inbox     chan inbound         // reader to delivery goroutine; closed when the last reader is gone
 	messages  chan *packet.Publish // nil when OnMessage is set
 	done      chan struct{}        // closed when the Client has finished
 	stopped   chan struct{}        // closed by Disconnect: stop delivering
