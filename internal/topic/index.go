@@ -30,7 +30,10 @@ type pattern struct {
 	// plus counts the filters with a '+' right after the key.
 	plus int
 	here subscribers // the filter that is the key
-	all  subscribers // the key followed by "/#"
+	// all holds the subscribers of the key followed by "/#", made when the
+	// first subscribes: few filters end in '#', and an empty set inline
+	// would cost every other pattern its size.
+	all *subscribers
 }
 
 // flags returns what the pattern's slot says of it.
@@ -42,7 +45,7 @@ func (p *pattern) flags() uint64 {
 	if p.here.filter != "" {
 		f |= hasHere
 	}
-	if p.all.filter != "" {
+	if p.all != nil && p.all.filter != "" {
 		f |= hasAll
 	}
 	return f
@@ -101,9 +104,11 @@ func startsWildcard(s string) bool {
 	return s != "" && (s[0] == '+' || s[0] == '#')
 }
 
+// set returns the pattern's set for the filter that is its key, or for
+// the key followed by "/#"; nil if that one has never been made.
 func (p *pattern) set(all bool) *subscribers {
 	if all {
-		return &p.all
+		return p.all
 	}
 	return &p.here
 }
@@ -112,7 +117,7 @@ func (p *pattern) set(all bool) *subscribers {
 // subscribed to it.
 func (ix *index) lookup(filter string) *subscribers {
 	p, _, all, _ := ix.locate(filter, false, nil)
-	if p == nil || p.set(all).filter == "" {
+	if p == nil || p.set(all) == nil || p.set(all).filter == "" {
 		return nil
 	}
 	return p.set(all)
@@ -123,6 +128,9 @@ func (ix *index) lookup(filter string) *subscribers {
 // caller made once, so that both copies of the index share its bytes.
 func (ix *index) create(key string) *subscribers {
 	p, h, all, parents := ix.locate(key, true, nil)
+	if all && p.all == nil {
+		p.all = &subscribers{}
+	}
 	s := p.set(all)
 	if s.filter != "" {
 		return s
@@ -143,10 +151,14 @@ func (ix *index) prune(filter string) {
 	if p == nil {
 		return
 	}
-	if s := p.set(all); s.filter == "" || !s.empty() {
+	if s := p.set(all); s == nil || s.filter == "" || !s.empty() {
 		return
 	}
-	p.set(all).filter = ""
+	if all {
+		p.all = nil
+	} else {
+		p.here.filter = ""
+	}
 	ix.changed(p, h)
 	for i := len(parents) - 1; i >= 0; i-- {
 		pp := parents[i]

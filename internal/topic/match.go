@@ -69,7 +69,9 @@ func (ix *index) match(topic string, r *Result) {
 	// name that begins with '$', so the root's '#' and '+' are skipped.
 	dollar := topic[0] == '$'
 	if !dollar {
-		r.add(&ix.root.all)
+		if ix.root.all != nil {
+			r.add(ix.root.all)
+		}
 		if ix.root.plus > 0 {
 			m.frontiers = append(m.frontiers, frontier{extend(rootHash, plusHash), extend(rootHash2, plusHash2), 1})
 		}
@@ -94,7 +96,7 @@ func (ix *index) match(topic string, r *Result) {
 		}
 		// '#' also matches the parent level: "sport/#" matches "sport".
 		if c.all {
-			r.add(&c.p.all)
+			r.add(c.p.all)
 		}
 	}
 }

@@ -302,7 +302,7 @@ func TestUnsubscribePrunes(t *testing.T) {
 	}
 	for side := range tr.lr.inst {
 		ix := &tr.lr.inst[side]
-		if ix.patterns.n != 0 || ix.root.flags() != 0 || !ix.root.all.empty() {
+		if ix.patterns.n != 0 || ix.root.flags() != 0 || ix.root.all != nil {
 			t.Errorf("copy %d not empty after unsubscribing everything: %d patterns, root %+v", side, ix.patterns.n, ix.root)
 		}
 	}
