@@ -230,6 +230,7 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 	s := c.srv
 	cs := c.sess
 	ack := &packet.Unsuback{PacketID: p.PacketID}
+	var handOver []session.Delivery
 	cs.mu.Lock()
 	for _, f := range p.Filters {
 		code := packet.NoSubscriptionExisted
@@ -237,6 +238,15 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 			s.stats.subscriptions.Add(-1)
 			s.interestChanged(share, filter, false)
 			code = packet.Success
+			if share != "" {
+				// A member leaving its group hands on what it has not
+				// acknowledged (v5 [MQTT-4.8.2-5]).
+				left := cs.st.TakeUnacknowledged(func(d *session.Delivery) bool { return d.Shared != f })
+				for _, d := range left {
+					cs.forgetLocked(d.Seq)
+				}
+				handOver = append(handOver, left...)
+			}
 		}
 		if cs.st.Subscriptions.Delete(f) {
 			if cs.persistent() {
@@ -250,6 +260,9 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 	stored := cs.persistent()
 	cs.mu.Unlock()
 	c.durable(stored, ack)
+	for i := range handOver {
+		s.redeliverShared(&handOver[i], cs.id)
+	}
 }
 
 // mayReceive asks the Authorizer whether the client may receive a message

@@ -102,3 +102,25 @@ func TestSubscribeReasonCodes(t *testing.T) {
 		t.Fatalf("UNSUBACK %v", un.ReasonCodes)
 	}
 }
+
+func TestSharedSubscriptionMemberUnsubscribes(t *testing.T) {
+	t.Parallel()
+	b := brokertest.Start(t, broker.Options{})
+	leaving, _ := connect(t, b.Addr, v5("unsub-leaving"))
+	leaving.subscribe(1, packet.Subscription{Filter: "$share/u/job", QoS: packet.AtLeastOnce})
+	staying, _ := connect(t, b.Addr, v5("unsub-staying"))
+	staying.subscribe(1, packet.Subscription{Filter: "$share/u/job", QoS: packet.AtLeastOnce})
+	pub, _ := connect(t, b.Addr, v5("unsub-pub"))
+	for i := range 2 {
+		publish(pub, &packet.Publish{Topic: "job", QoS: packet.AtLeastOnce, PacketID: uint16(i + 1), Payload: []byte(fmt.Sprint(i))})
+	}
+	ackPublish(staying, expect[*packet.Publish](staying))
+	unacked := expect[*packet.Publish](leaving)
+	// v5 [MQTT-4.8.2-5]: leaving the group by UNSUBSCRIBE hands the
+	// unacknowledged QoS 1 message to the member that stays.
+	leaving.send(&packet.Unsubscribe{PacketID: 3, Filters: []string{"$share/u/job"}})
+	expect[*packet.Unsuback](leaving)
+	if got := expect[*packet.Publish](staying); string(got.Payload) != string(unacked.Payload) {
+		t.Fatalf("staying member got %q, want %q", got.Payload, unacked.Payload)
+	}
+}
