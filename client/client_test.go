@@ -18,41 +18,48 @@ import (
 
 var versions = []packet.Version{packet.V311, packet.V5}
 
-// TestPublishSubscribe sends a message each way at every QoS and version:
-// the publisher's Publish returns only once the exchange is complete, and
-// the subscriber receives the message once with the QoS it asked for.
+// TestPublishSubscribe sends a message each way at every QoS and version.
 func TestPublishSubscribe(t *testing.T) {
 	b := brokertest.Start(t, broker.Options{})
+	exchangeAll(t, b.Addr)
+}
+
+func exchangeAll(t *testing.T, addr string) {
 	for _, v := range versions {
 		for qos := packet.AtMostOnce; qos <= packet.ExactlyOnce; qos++ {
-			t.Run(fmt.Sprintf("%s/QoS%d", v, qos), func(t *testing.T) {
-				topic := fmt.Sprintf("pubsub/%d/%d", v, qos)
-				sub := dial(t, client.Options{Addr: b.Addr, Version: v, ClientID: "sub-" + topic})
-				pub := dial(t, client.Options{Addr: b.Addr, Version: v, ClientID: "pub-" + topic})
-				subscribe(t, sub, topic, qos)
-				subscribe(t, pub, topic+"/reply", qos)
-				for i := range 3 {
-					payload := fmt.Sprintf("m%d", i)
-					if err := pub.Publish(testContext(t), &packet.Publish{Topic: topic, QoS: qos, Payload: []byte(payload)}); err != nil {
-						t.Fatalf("Publish: %v", err)
-					}
-					m := next(t, sub.Messages())
-					if m.Topic != topic || string(m.Payload) != payload || m.QoS != qos || m.Retain {
-						t.Fatalf("got %s QoS %d retain %t %q, want %s QoS %d %q", m.Topic, m.QoS, m.Retain, m.Payload, topic, qos, payload)
-					}
-					// And back, from the subscriber's side.
-					if err := sub.Publish(testContext(t), &packet.Publish{Topic: topic + "/reply", QoS: qos, Payload: m.Payload}); err != nil {
-						t.Fatalf("Publish reply: %v", err)
-					}
-					if r := next(t, pub.Messages()); string(r.Payload) != payload || r.QoS != qos {
-						t.Fatalf("reply QoS %d %q, want QoS %d %q", r.QoS, r.Payload, qos, payload)
-					}
-				}
-				if qos > 0 {
-					quiet(t, sub.Messages(), 100*time.Millisecond)
-				}
-			})
+			t.Run(fmt.Sprintf("%s/QoS%d", v, qos), func(t *testing.T) { exchange(t, addr, v, qos) })
 		}
+	}
+}
+
+// exchange has two clients send each other messages: the publisher's
+// Publish returns only once the exchange is complete, and the subscriber
+// receives each message once with the QoS it asked for.
+func exchange(t *testing.T, addr string, v packet.Version, qos packet.QoS) {
+	topic := fmt.Sprintf("pubsub/%d/%d", v, qos)
+	sub := dial(t, client.Options{Addr: addr, Version: v, ClientID: fmt.Sprintf("sub-%d-%d", v, qos)})
+	pub := dial(t, client.Options{Addr: addr, Version: v, ClientID: fmt.Sprintf("pub-%d-%d", v, qos)})
+	subscribe(t, sub, topic, qos)
+	subscribe(t, pub, topic+"/reply", qos)
+	for i := range 3 {
+		payload := fmt.Sprintf("m%d", i)
+		if err := pub.Publish(testContext(t), &packet.Publish{Topic: topic, QoS: qos, Payload: []byte(payload)}); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		m := next(t, sub.Messages())
+		if m.Topic != topic || string(m.Payload) != payload || m.QoS != qos || m.Retain {
+			t.Fatalf("got %s QoS %d retain %t %q, want %s QoS %d %q", m.Topic, m.QoS, m.Retain, m.Payload, topic, qos, payload)
+		}
+		// And back, from the subscriber's side.
+		if err := sub.Publish(testContext(t), &packet.Publish{Topic: topic + "/reply", QoS: qos, Payload: m.Payload}); err != nil {
+			t.Fatalf("Publish reply: %v", err)
+		}
+		if r := next(t, pub.Messages()); string(r.Payload) != payload || r.QoS != qos {
+			t.Fatalf("reply QoS %d %q, want QoS %d %q", r.QoS, r.Payload, qos, payload)
+		}
+	}
+	if qos > 0 {
+		quiet(t, sub.Messages(), 100*time.Millisecond)
 	}
 }
 

@@ -76,9 +76,10 @@ type proxy struct {
 	target string
 	l      net.Listener
 
-	mu    sync.Mutex
-	conns []net.Conn
-	hold  chan struct{} // while open, server-to-client bytes wait; nil when flowing
+	mu     sync.Mutex
+	conns  []net.Conn
+	hold   chan struct{} // while open, server-to-client bytes wait; nil when flowing
+	refuse bool          // close new connections at once
 }
 
 func startProxy(t *testing.T, target string) *proxy {
@@ -103,6 +104,13 @@ func (p *proxy) accept() {
 		down, err := p.l.Accept()
 		if err != nil {
 			return
+		}
+		p.mu.Lock()
+		refuse := p.refuse
+		p.mu.Unlock()
+		if refuse {
+			down.Close()
+			continue
 		}
 		up, err := net.Dial("tcp", p.target)
 		if err != nil {
@@ -160,4 +168,12 @@ func (p *proxy) cut() {
 		close(p.hold)
 		p.hold = nil
 	}
+}
+
+// setRefuse makes the server unreachable through the proxy, or reachable
+// again.
+func (p *proxy) setRefuse(refuse bool) {
+	p.mu.Lock()
+	p.refuse = refuse
+	p.mu.Unlock()
 }
