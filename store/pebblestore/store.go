@@ -1,0 +1,421 @@
+package pebblestore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/petrelmq/petrel/broker"
+)
+
+// formatVersion is the layout of keys and values this build writes.
+// Open refuses a directory with a higher one; when it is raised, Open
+// migrates directories with a lower one.
+const formatVersion = 1
+
+// ErrClosed is what Apply and Load report after Close.
+var ErrClosed = errors.New("pebblestore: closed")
+
+// Options configure a Store. The zero value is the safe default.
+type Options struct {
+	// Durability says when done callbacks run relative to the fsync;
+	// the zero value is Sync().
+	Durability Durability
+	// Logger receives Pebble's own messages; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Durability is the trade-off between acknowledgement latency and what a
+// power failure may lose. A process crash (kill -9) loses nothing
+// acknowledged under Sync, and may lose the last writes under the others.
+type Durability struct {
+	mode  durabilityMode
+	every time.Duration
+}
+
+type durabilityMode byte
+
+const (
+	modeSync durabilityMode = iota
+	modeBatch
+	modeNone
+)
+
+// Sync calls done only after the write is synced to disk.
+func Sync() Durability { return Durability{} }
+
+// Batch calls done once the write is in Pebble's log, before it is
+// synced, and syncs every interval: a crash of the machine loses up to
+// one interval of acknowledged writes.
+func Batch(every time.Duration) Durability { return Durability{mode: modeBatch, every: every} }
+
+// None never syncs; the operating system writes the log when it likes.
+func None() Durability { return Durability{mode: modeNone} }
+
+// String is the form ParseDurability reads.
+func (d Durability) String() string {
+	switch d.mode {
+	case modeBatch:
+		return "batch(" + d.every.String() + ")"
+	case modeNone:
+		return "none"
+	default:
+		return "sync"
+	}
+}
+
+// ParseDurability reads "sync", "none" or "batch(interval)", as in
+// "batch(10ms)".
+func ParseDurability(s string) (Durability, error) {
+	switch {
+	case s == "sync":
+		return Sync(), nil
+	case s == "none":
+		return None(), nil
+	case strings.HasPrefix(s, "batch(") && strings.HasSuffix(s, ")"):
+		every, err := time.ParseDuration(s[len("batch(") : len(s)-1])
+		if err != nil || every <= 0 {
+			return Durability{}, fmt.Errorf("durability %q: the batch interval must be a positive duration, as in batch(10ms)", s)
+		}
+		return Batch(every), nil
+	}
+	return Durability{}, fmt.Errorf("durability %q: want sync, batch(interval) or none", s)
+}
+
+// Store is a broker.Store in a Pebble database. Apply only queues its
+// batch; one committer goroutine writes everything queued as one Pebble
+// batch with one sync, so many clients' writes share an fsync, and hands
+// the done callbacks to a notifier goroutine that calls them in order
+// while the next group is written.
+type Store struct {
+	dir    string
+	db     *pebble.DB
+	write  *pebble.WriteOptions
+	every  time.Duration // the sync interval under Batch; 0 otherwise
+	wake   chan struct{} // a batch is queued
+	quit   chan struct{} // Close was called
+	notify chan []pending
+	done   chan struct{} // the notifier has called every done
+
+	mu      sync.Mutex
+	closed  bool
+	batch   *pebble.Batch // what Apply queued since the committer last took it
+	pending []pending
+
+	// syncs counts fsyncs of the log, for the benchmark's figures.
+	syncs atomic.Int64
+}
+
+// pending is a done callback waiting for its group's commit, with the
+// error its batch already has, if any.
+type pending struct {
+	done func(error)
+	err  error
+}
+
+// Open opens the store in dir, creating the directory and an empty store
+// if there is none. It refuses a directory that holds something other
+// than a Petrel store, or a store written by a newer Petrel.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.Durability.mode == modeBatch && opts.Durability.every <= 0 {
+		return nil, fmt.Errorf("pebblestore: durability %v: the batch interval must be positive", opts.Durability)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("pebblestore: create data directory: %w", err)
+	}
+	if err := checkForeign(dir); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	db, err := pebble.Open(dir, &pebble.Options{FormatMajorVersion: pebble.FormatNewest, Logger: logger{log}})
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: open data directory %s: %w", dir, err)
+	}
+	if err := checkFormat(db, dir); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	s := &Store{
+		dir: dir, db: db, write: pebble.Sync,
+		wake: make(chan struct{}, 1), quit: make(chan struct{}),
+		notify: make(chan []pending, 64), done: make(chan struct{}),
+		batch: db.NewBatch(),
+	}
+	switch opts.Durability.mode {
+	case modeBatch:
+		s.write, s.every = pebble.NoSync, opts.Durability.every
+	case modeNone:
+		s.write = pebble.NoSync
+	}
+	go s.commit()
+	go s.notifyLoop()
+	return s, nil
+}
+
+// checkForeign refuses a non-empty directory without a Pebble database
+// in it, so that a mistyped data directory is not silently filled.
+func checkForeign(dir string) error {
+	desc, err := pebble.Peek(dir, vfs.Default)
+	if err != nil {
+		return fmt.Errorf("pebblestore: read data directory %s: %w", dir, err)
+	}
+	if desc.Exists {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("pebblestore: read data directory %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		// An interrupted first start leaves Pebble's lock file behind.
+		if e.Name() != "LOCK" {
+			return fmt.Errorf("pebblestore: %s is not empty and holds no Petrel store (found %q); choose an empty or new data directory", dir, e.Name())
+		}
+	}
+	return nil
+}
+
+// checkFormat reads the store's format version, writing the current one
+// into a new store.
+func checkFormat(db *pebble.DB, dir string) error {
+	v, closer, err := db.Get([]byte(formatKey))
+	if errors.Is(err, pebble.ErrNotFound) {
+		empty, err := isEmpty(db)
+		if err != nil {
+			return fmt.Errorf("pebblestore: read %s: %w", dir, err)
+		}
+		if !empty {
+			return fmt.Errorf("pebblestore: %s holds a Pebble database that is not a Petrel store; choose an empty or new data directory", dir)
+		}
+		err = db.Set([]byte(formatKey), binary.AppendUvarint(nil, formatVersion), pebble.Sync)
+		if err != nil {
+			return fmt.Errorf("pebblestore: initialise %s: %w", dir, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pebblestore: read the store format in %s: %w", dir, err)
+	}
+	version, n := binary.Uvarint(v)
+	bad := n != len(v)
+	if err := closer.Close(); err != nil {
+		return fmt.Errorf("pebblestore: read the store format in %s: %w", dir, err)
+	}
+	switch {
+	case bad || version == 0:
+		return fmt.Errorf("pebblestore: %s: the store format %x is unknown; the directory is damaged or not a Petrel store", dir, v)
+	case version > formatVersion:
+		return fmt.Errorf("pebblestore: %s was written by a newer Petrel (store format %d; this build reads up to %d); run that version or a later one, or choose another data directory", dir, version, formatVersion)
+	}
+	return nil
+}
+
+func isEmpty(db *pebble.DB) (bool, error) {
+	it, err := db.NewIter(nil)
+	if err != nil {
+		return false, err
+	}
+	empty := !it.First()
+	return empty, errors.Join(it.Error(), it.Close())
+}
+
+// Apply queues the batch; done runs once it is committed as Durability
+// says, or with the error that kept it from being written. It never
+// waits for I/O.
+func (s *Store) Apply(ops []broker.Op, done func(error)) {
+	var b *pebble.Batch
+	var err error
+	if len(ops) > 0 {
+		b = s.db.NewBatch()
+		defer b.Close()
+		err = encode(b, ops)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		if done != nil {
+			done(ErrClosed)
+		}
+		return
+	}
+	if b != nil && err == nil {
+		// Copies the batch's operations; a bad one was caught above, so
+		// this cannot fail.
+		_ = s.batch.Apply(b, nil)
+	}
+	if done != nil {
+		s.pending = append(s.pending, pending{done: done, err: err})
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default: // the committer is already due to look
+	}
+}
+
+// encode writes the batch's operations into b, in order, so that a later
+// operation on a key overrides an earlier one as Pebble applies them.
+func encode(b *pebble.Batch, ops []broker.Op) error {
+	var k, v []byte
+	for i := range ops {
+		op := &ops[i]
+		k, v = k[:0], v[:0]
+		var err error
+		switch op.Kind {
+		case broker.OpRetain:
+			if op.Msg == nil {
+				return fmt.Errorf("pebblestore: retain without a message")
+			}
+			err = b.Set(retainedKey(k, op.Msg.Topic), appendMessage(v, op.Msg), nil)
+		case broker.OpUnretain:
+			err = b.Delete(retainedKey(k, op.Topic), nil)
+		case broker.OpSession:
+			if op.Session == nil {
+				return fmt.Errorf("pebblestore: session %q: no record", op.ClientID)
+			}
+			err = b.Set(recordKey(k, op.ClientID), appendRecord(v, op.Session), nil)
+		case broker.OpEndSession:
+			err = b.DeleteRange(sessionKey(k, op.ClientID), sessionEnd(v, op.ClientID), nil)
+		case broker.OpSubscribe:
+			err = b.Set(subKey(k, op.ClientID, op.Sub.Filter), appendSubscription(v, &op.Sub), nil)
+		case broker.OpUnsubscribe:
+			err = b.Delete(subKey(k, op.ClientID, op.Filter), nil)
+		case broker.OpEnqueue:
+			if op.Delivery.Msg == nil {
+				return fmt.Errorf("pebblestore: enqueue for %q: no message", op.ClientID)
+			}
+			err = b.Set(seqKey(k, op.ClientID, queuedPrefix, op.Seq), appendDelivery(v, &op.Delivery), nil)
+		case broker.OpSent:
+			if op.Phase == broker.AwaitPubcomp {
+				// Delivered: only the Seq and packet id stay.
+				if err = b.Delete(seqKey(k, op.ClientID, queuedPrefix, op.Seq), nil); err != nil {
+					break
+				}
+			}
+			err = b.Set(seqKey(k[:0], op.ClientID, flightPrefix, op.Seq), appendFlight(v, op.PacketID, op.Phase), nil)
+		case broker.OpForget:
+			if err = b.Delete(seqKey(k, op.ClientID, queuedPrefix, op.Seq), nil); err == nil {
+				err = b.Delete(seqKey(k[:0], op.ClientID, flightPrefix, op.Seq), nil)
+			}
+		case broker.OpReceived:
+			err = b.Set(inboundKey(k, op.ClientID, op.PacketID), nil, nil)
+		case broker.OpReleased:
+			err = b.Delete(inboundKey(k, op.ClientID, op.PacketID), nil)
+		default:
+			return fmt.Errorf("pebblestore: unknown operation %d", op.Kind)
+		}
+		if err != nil {
+			return fmt.Errorf("pebblestore: %w", err)
+		}
+	}
+	return nil
+}
+
+// commit is the one goroutine that writes: each round it takes
+// everything queued, commits it as one batch, and passes the round's
+// done callbacks on.
+func (s *Store) commit() {
+	defer close(s.notify)
+	var tick <-chan time.Time
+	if s.every > 0 {
+		t := time.NewTicker(s.every)
+		defer t.Stop()
+		tick = t.C
+	}
+	unsynced := false
+	for {
+		closing := false
+		select {
+		case <-s.wake:
+		case <-tick:
+			if unsynced {
+				unsynced = s.syncLog() != nil
+			}
+			continue
+		case <-s.quit:
+			closing = true
+		}
+		s.mu.Lock()
+		b, group := s.batch, s.pending
+		s.batch, s.pending = s.db.NewBatch(), nil
+		s.mu.Unlock()
+		var err error
+		// An empty round (only barriers) needs no write: every earlier
+		// round was committed as Durability says before its callbacks ran.
+		if !b.Empty() {
+			if err = b.Commit(s.write); err != nil {
+				err = fmt.Errorf("pebblestore: write %s: %w", s.dir, err)
+			} else if s.write.Sync {
+				s.syncs.Add(1)
+			} else {
+				unsynced = true
+			}
+		}
+		b.Close()
+		for i := range group {
+			if group[i].err == nil {
+				group[i].err = err
+			}
+		}
+		if len(group) > 0 {
+			s.notify <- group
+		}
+		if closing {
+			if unsynced && s.every > 0 {
+				_ = s.syncLog() // best effort: every done has run
+			}
+			return
+		}
+	}
+}
+
+// syncLog syncs Pebble's write-ahead log.
+func (s *Store) syncLog() error {
+	err := s.db.LogData(nil, pebble.Sync)
+	if err == nil {
+		s.syncs.Add(1)
+	}
+	return err
+}
+
+// notifyLoop calls done callbacks group after group, in Apply order, on
+// a goroutine of its own so that the next group's write need not wait
+// for them.
+func (s *Store) notifyLoop() {
+	defer close(s.done)
+	for group := range s.notify {
+		for _, p := range group {
+			p.done(p.err)
+		}
+	}
+}
+
+// Close writes what is queued, calls every pending done callback, and
+// closes the database. It must not be called from a done callback.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.quit)
+	<-s.done
+	s.batch.Close()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("pebblestore: close %s: %w", s.dir, err)
+	}
+	return nil
+}
