@@ -28,6 +28,7 @@ type conn struct {
 	spare    []byte    // the buffer last written, reused for out
 	flushing bool
 	err      error // why the connection failed; set once
+	writeErr error // why a write failed, if one did
 	lastSent time.Time
 	pingSent time.Time // when the unanswered PINGREQ went out; zero if none
 	timer    *time.Timer
@@ -133,23 +134,26 @@ func (cn *conn) flush() {
 		cn.mu.Lock()
 		cn.spare = buf[:0]
 		cn.lastSent = time.Now()
-		if err != nil {
-			cn.fail(fmt.Errorf("write: %w", err))
+		if err != nil && cn.writeErr == nil {
+			cn.writeErr = fmt.Errorf("write: %w", err)
+			cn.fail(cn.writeErr)
 		}
 	}
 	cn.flushing = false
 	cn.drained.Broadcast()
 }
 
-// drain waits until nothing is being written and returns the connection's
-// error, if it failed.
+// drain waits until nothing is being written and returns the write error,
+// if a write failed. Other failures do not count: a server closes the
+// connection as soon as it reads a DISCONNECT, which may be before drain
+// returns.
 func (cn *conn) drain() error {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	for cn.flushing {
 		cn.drained.Wait()
 	}
-	return cn.err
+	return cn.writeErr
 }
 
 // fail records why the connection ends and closes it, which ends the read

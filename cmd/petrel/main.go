@@ -23,6 +23,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve":
 		return serve(args, stdout, stderr)
+	case "pub":
+		return pub(args, os.Stdin, stdout, stderr)
+	case "sub":
+		return sub(args, stdout, stderr)
 	case "version":
 		if len(args) > 0 {
 			return usageError(stderr, fmt.Errorf("version takes no arguments, got %q", args))
