@@ -391,6 +391,9 @@ func pub(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(a.topics) != 1 {
 		return cmdUsageError(stderr, "pub", errors.New("give one topic to publish to with -t"))
 	}
+	if strings.ContainsAny(a.topics[0], "+#") {
+		return cmdUsageError(stderr, "pub", fmt.Errorf("-t %s: one cannot publish to a topic filter with wildcards", a.topics[0]))
+	}
 	sources := 0
 	for _, set := range []bool{fs.Changed("message"), a.file != "", a.lines, a.null, a.stdin} {
 		if set {
