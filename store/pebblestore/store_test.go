@@ -28,7 +28,7 @@ func TestContract(t *testing.T) {
 	}
 }
 
-func mustOpen(t *testing.T, dir string, opts Options) *Store {
+func mustOpen(t testing.TB, dir string, opts Options) *Store {
 	t.Helper()
 	s, err := Open(dir, opts)
 	if err != nil {
