@@ -54,3 +54,41 @@ func BenchmarkApplyGroupCommit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadRetained measures recovery of retained messages: Load of a
+// store holding 100,000 of them, each with a 64-byte payload. On the
+// 2-core development machine it reads 1.1 million messages/s (90 ms), so
+// the store's share of recovering 1M retained messages is about a second.
+func BenchmarkLoadRetained(b *testing.B) {
+	const n = 100_000
+	dir := b.TempDir()
+	s := mustOpen(b, dir, Options{Durability: None()})
+	payload := make([]byte, 64)
+	for i := 0; i < n; i += 1000 {
+		ops := make([]broker.Op, 0, 1000)
+		for j := i; j < i+1000; j++ {
+			ops = append(ops, broker.Op{Kind: broker.OpRetain, Msg: &broker.Message{
+				Topic: fmt.Sprintf("site/%03d/device/%06d/state", j%1000, j), Payload: payload, QoS: 1, Retain: true,
+			}})
+		}
+		s.Apply(ops, nil)
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		s := mustOpen(b, dir, Options{})
+		snap, err := s.Load()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(snap.Retained) != n {
+			b.Fatalf("Load: %d messages, want %d", len(snap.Retained), n)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
