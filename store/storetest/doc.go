@@ -7,8 +7,8 @@
 //		storetest.Run(t, func(t *testing.T) (broker.Store, func() broker.Store) { ... })
 //	}
 //
-// It imports the broker for the contract's types, go-cmp and the standard
-// library. It must not import a Store implementation, so that it can only
+// It imports the broker and packet for the contract's types, go-cmp and
+// the standard library. It must not import a Store implementation, so that it can only
 // hold them to what broker.Store promises, and nothing but tests may
 // import it.
 package storetest
