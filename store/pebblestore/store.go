@@ -232,7 +232,7 @@ func isEmpty(db *pebble.DB) (bool, error) {
 
 // Apply queues the batch; done runs once it is committed as Durability
 // says, or with the error that kept it from being written. It never
-// waits for I/O.
+// waits for I/O. After Close, done gets ErrClosed before Apply returns.
 func (s *Store) Apply(ops []broker.Op, done func(error)) {
 	var b *pebble.Batch
 	var err error
