@@ -87,6 +87,30 @@ func (cs *clientSession) record(disconnectedAt time.Time) Op {
 	}}
 }
 
+// fullState is every op that writes the session's subscriptions, queued
+// and in-flight deliveries and inbound QoS 2 ids. The caller holds cs.mu.
+func (cs *clientSession) fullState() []Op {
+	var ops []Op
+	for sub := range cs.st.Subscriptions.All() {
+		ops = append(ops, Op{Kind: OpSubscribe, ClientID: cs.id, Sub: sub})
+	}
+	for _, f := range cs.st.Resend() {
+		if f.Phase != session.AwaitPubcomp {
+			ops = append(ops, Op{Kind: OpEnqueue, ClientID: cs.id, Delivery: f.Delivery, Seq: f.Seq})
+		}
+		ops = append(ops, Op{Kind: OpSent, ClientID: cs.id, Seq: f.Seq, PacketID: f.PacketID, Phase: f.Phase})
+	}
+	for _, d := range cs.st.QueuedDeliveries() {
+		if d.QoS > packet.AtMostOnce {
+			ops = append(ops, Op{Kind: OpEnqueue, ClientID: cs.id, Delivery: d, Seq: d.Seq})
+		}
+	}
+	for _, pid := range cs.st.InboundQoS2IDs() {
+		ops = append(ops, Op{Kind: OpReceived, ClientID: cs.id, PacketID: pid})
+	}
+	return ops
+}
+
 // attach binds a connection to the session for id, creating or resetting it
 // as Clean Start says. It returns the session, whether state was present,
 // and the connection it took the session from, if any.
@@ -124,6 +148,11 @@ func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duratio
 	switch {
 	case cs.persistent():
 		s.apply(cs.record(time.Time{}))
+		if present && !wasPersistent {
+			// The session outlived a connection that would not have kept
+			// it: what it holds was never written, and must be now.
+			s.apply(cs.fullState()...)
+		}
 	case wasPersistent:
 		// A persistent session resumed as one that ends with its
 		// connection: nothing of it may survive a restart.

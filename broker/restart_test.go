@@ -127,3 +127,65 @@ func TestDisconnectEndingSessionForgetsIt(t *testing.T) {
 		t.Fatal("a session ended by DISCONNECT came back after a restart")
 	}
 }
+
+// TestSessionBecomingPersistentIsStored: a connection with an expiry takes
+// over a session that had none; what the session already held must reach
+// the store, or a restart loses it.
+func TestSessionBecomingPersistentIsStored(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	addr, stop := startOn(t, "127.0.0.1:0", st)
+	first, _ := connect(t, addr, &packet.Connect{Version: packet.V5, ClientID: "grows-5.0", CleanStart: true})
+	first.subscribe(1, packet.Subscription{Filter: "grows/#", QoS: packet.AtLeastOnce})
+	second, ack := connect(t, addr, persistent(packet.V5, "grows"))
+	if !ack.SessionPresent {
+		t.Fatal("takeover without Clean Start lost the session")
+	}
+	first.expectClosed()
+	second.send(&packet.Disconnect{})
+	second.expectClosed()
+	stop()
+	st.Reopen()
+	addr, _ = startOn(t, "127.0.0.1:0", st)
+	sub, ack := connect(t, addr, persistent(packet.V5, "grows"))
+	if !ack.SessionPresent {
+		t.Fatal("session lost in the restart")
+	}
+	pub, _ := connect(t, addr, v5("grows-pub"))
+	publish(pub, &packet.Publish{Topic: "grows/x", QoS: packet.AtLeastOnce, PacketID: 1, Payload: []byte("x")})
+	if got := expect[*packet.Publish](sub); got.Topic != "grows/x" {
+		t.Fatalf("got %s: the subscription made before the session became persistent was lost", got.Topic)
+	}
+}
+
+// failingStore is a memstore that fails every batch with a queued delivery.
+type failingStore struct{ *memstore.Store }
+
+func (f failingStore) Apply(ops []broker.Op, done func(error)) {
+	for _, op := range ops {
+		if op.Kind == broker.OpEnqueue {
+			if done != nil {
+				done(errors.New("disk on fire"))
+			}
+			return
+		}
+	}
+	f.Store.Apply(ops, done)
+}
+
+// TestStoreFailureWithholdsAcknowledgement: when a write a PUBACK depends
+// on fails, the publisher is not acknowledged: it is disconnected, so it
+// sends again, rather than told a message is safe that is not.
+func TestStoreFailureWithholdsAcknowledgement(t *testing.T) {
+	t.Parallel()
+	addr, _ := startOn(t, "127.0.0.1:0", failingStore{memstore.New()})
+	sub, _ := connect(t, addr, persistent(packet.V5, "fail-sub"))
+	sub.subscribe(1, packet.Subscription{Filter: "fail", QoS: packet.AtLeastOnce})
+	sub.send(&packet.Disconnect{})
+	sub.expectClosed()
+	pub, _ := connect(t, addr, v5("fail-pub"))
+	pub.send(&packet.Publish{Topic: "fail", QoS: packet.AtLeastOnce, PacketID: 1, Payload: []byte("x")})
+	if d := pub.expectClosed(); d == nil || d.ReasonCode != packet.UnspecifiedError {
+		t.Fatalf("got %+v, want DISCONNECT unspecified error and no PUBACK", d)
+	}
+}

@@ -24,6 +24,9 @@ type Server struct {
 	opts  Options
 	log   *slog.Logger
 	store Store
+	// storeFailed is set once a write to the store has failed: what the
+	// store holds is no longer what was acknowledged.
+	storeFailed atomic.Bool
 
 	// poller drives plain TCP connections; nil when unavailable or turned
 	// off, and then each connection reads on its own goroutine.

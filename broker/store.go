@@ -38,11 +38,12 @@ const (
 // Concurrency contract: the broker calls Apply from many goroutines, often
 // while holding a session's lock, so Apply must not block on I/O; it
 // queues the batch. Batches become durable in the order Apply was called,
-// and done callbacks (done may be nil) run in that order, exactly once each, possibly before
-// Apply returns and possibly on another goroutine; they must not be
-// delayed by one another's work. The broker sends an acknowledgement
-// (PUBACK, PUBREC, SUBACK, UNSUBACK) only from done, so an acknowledged
-// change is durable as far as the Store promises.
+// and done callbacks (done may be nil) run in that order, exactly once
+// each, possibly before Apply returns and possibly on another goroutine.
+// A Store may run them one after another on one goroutine, so the broker
+// keeps them short: they queue a packet and return. The broker sends an
+// acknowledgement (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) only from
+// done, so an acknowledged change is durable as far as the Store promises.
 //
 // Load is called once, by New, before the server serves anyone.
 type Store interface {
@@ -115,10 +116,19 @@ type StoredSession struct {
 }
 
 // apply hands ops to the store, if there is one. The caller may hold a
-// session lock: Apply does not block.
+// session lock: Apply does not block. A failure is remembered, so that
+// every acknowledgement waiting behind it is withheld (see durable).
 func (s *Server) apply(ops ...Op) {
 	if s.store != nil && len(ops) > 0 {
-		s.store.Apply(ops, nil)
+		s.store.Apply(ops, s.noteStoreFailure)
+	}
+}
+
+// noteStoreFailure is the done callback of writes that no acknowledgement
+// waits on directly.
+func (s *Server) noteStoreFailure(err error) {
+	if err != nil && s.storeFailed.CompareAndSwap(false, true) {
+		s.log.Error("store write failed; from now on nothing is acknowledged that needs the store", "err", err)
 	}
 }
 
@@ -133,9 +143,12 @@ func (c *conn) durable(stored bool, ack packet.Packet) {
 		return
 	}
 	s.store.Apply(nil, func(err error) {
-		if err != nil {
+		// Done callbacks run in Apply order, so a failed write before
+		// this barrier has already set storeFailed.
+		if err != nil || s.storeFailed.Load() {
 			s.log.Error("store write failed; disconnecting the client unacknowledged", "client", c.client.ID, "err", err)
-			c.disconnect(packet.UnspecifiedError, "")
+			// Off the store's callback goroutine: the DISCONNECT write may wait.
+			go c.disconnect(packet.UnspecifiedError, "")
 			return
 		}
 		c.send(ack)

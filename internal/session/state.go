@@ -321,6 +321,24 @@ func (s *State) Release(pid uint16) bool {
 	return true
 }
 
+// QueuedDeliveries returns a copy of the queue, in order.
+func (s *State) QueuedDeliveries() []Delivery {
+	out := make([]Delivery, 0, s.queue.len())
+	for i := 0; i < s.queue.n; i++ {
+		out = append(out, s.queue.buf[(s.queue.head+i)%len(s.queue.buf)])
+	}
+	return out
+}
+
+// InboundQoS2IDs returns the packet ids awaiting PUBREL, in no order.
+func (s *State) InboundQoS2IDs() []uint16 {
+	out := make([]uint16, 0, len(s.inboundQoS2))
+	for pid := range s.inboundQoS2 {
+		out = append(out, pid)
+	}
+	return out
+}
+
 // InboundQoS2 is the number of QoS 2 messages received and not released:
 // they count against the broker's Receive Maximum.
 func (s *State) InboundQoS2() int { return len(s.inboundQoS2) }
