@@ -16,15 +16,18 @@ import (
 
 	"github.com/petrelmq/petrel/broker"
 	"github.com/petrelmq/petrel/internal/config"
+	"github.com/petrelmq/petrel/store/pebblestore"
 )
 
 // serveArgs are the serve command's flags as parsed.
 type serveArgs struct {
-	config  string
-	port    int
-	listen  []string
-	verbose bool
-	help    bool
+	config    string
+	port      int
+	listen    []string
+	dataDir   string
+	noPersist bool
+	verbose   bool
+	help      bool
 }
 
 func newFlagSet(a *serveArgs) *pflag.FlagSet {
@@ -36,6 +39,8 @@ func newFlagSet(a *serveArgs) *pflag.FlagSet {
 	fs.StringVarP(&a.config, "config", "c", "", "read the configuration from `FILE` (YAML)")
 	fs.IntVarP(&a.port, "port", "p", 1883, "listen on port `N` of 127.0.0.1")
 	fs.StringArrayVar(&a.listen, "listen", nil, "listen on `ADDR` (host:port or unix:/path) instead of the\nconfigured listeners; repeat it for several. Only loopback and\nUnix sockets admit anonymous clients this way")
+	fs.StringVar(&a.dataDir, "data-dir", "petrel-data", "keep retained messages and persistent sessions in `DIR`")
+	fs.BoolVar(&a.noPersist, "no-persist", false, "keep everything in memory only: a restart loses it")
 	fs.BoolVarP(&a.verbose, "verbose", "v", false, "log at debug level")
 	fs.BoolVarP(&a.help, "help", "h", false, "show this help")
 	return fs
@@ -72,10 +77,13 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	src := config.Sources{
 		File:  a.config,
 		Env:   os.Environ(),
-		Flags: config.Flags{Listen: a.listen, Verbose: a.verbose},
+		Flags: config.Flags{Listen: a.listen, Verbose: a.verbose, NoPersist: a.noPersist},
 	}
 	if fs.Changed("port") {
 		src.Flags.Port = &a.port
+	}
+	if fs.Changed("data-dir") {
+		src.Flags.DataDir = &a.dataDir
 	}
 	cfg, err := config.Load(src)
 	if err == nil {
@@ -130,10 +138,21 @@ func runBroker(cfg *config.Config, log *slog.Logger) error {
 	opts := cfg.Options
 	opts.Logger = log
 	opts.Version = "petrel " + version()
+	var st *pebblestore.Store
+	if cfg.Persist {
+		var err error
+		if st, err = pebblestore.Open(cfg.DataDir, pebblestore.Options{Durability: cfg.Durability, Logger: log}); err != nil {
+			return fmt.Errorf("open the store: %w", err)
+		}
+		opts.Store = st
+		log.Info("store", "dir", cfg.DataDir, "durability", cfg.Durability.String())
+	} else {
+		log.Warn("persistence is off: retained messages and sessions live in memory only")
+	}
 	srv, err := broker.New(opts)
 	if err != nil {
-		for _, nl := range lns {
-			nl.Close()
+		if st != nil {
+			st.Close()
 		}
 		return err
 	}
@@ -164,6 +183,11 @@ func runBroker(cfg *config.Config, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if serr := srv.Shutdown(sctx); serr != nil {
+		// Shutdown closes the store only once every client is gone; the
+		// process is ending anyway, so write out what is pending now.
+		if st != nil {
+			st.Close()
+		}
 		return errors.Join(err, fmt.Errorf("shutdown: clients still connected after %s: %w", cfg.ShutdownTimeout, serr))
 	}
 	log.Info("stopped")

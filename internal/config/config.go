@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/petrelmq/petrel/broker"
+	"github.com/petrelmq/petrel/store/pebblestore"
 )
 
 // Config is everything a Petrel process needs to start.
@@ -28,6 +29,13 @@ type Config struct {
 	// ShutdownTimeout is how long a stopping broker waits for clients to
 	// be disconnected. Default 10 s.
 	ShutdownTimeout time.Duration
+	// Persist keeps retained messages and persistent sessions in a store
+	// in DataDir, so a restart loses nothing acknowledged. Default true.
+	Persist bool
+	// DataDir is the store's directory. Default "petrel-data".
+	DataDir string
+	// Durability is when acknowledgements wait for the disk. Default sync.
+	Durability pebblestore.Durability
 
 	// listenersFrom says where the listener list was set, for the error
 	// when --port cannot apply; empty while the default is in use.
@@ -76,6 +84,10 @@ type Flags struct {
 	Listen []string
 	// Verbose lowers the log level to debug.
 	Verbose bool
+	// DataDir, when not nil, is the store's directory.
+	DataDir *string
+	// NoPersist keeps everything in memory only.
+	NoPersist bool
 }
 
 // Sources say where to read the configuration.
@@ -96,7 +108,7 @@ const defaultAddress = "127.0.0.1:1883"
 // Load reads the configuration from src: the file, then the environment,
 // then the flags, each overriding the one before.
 func Load(src Sources) (*Config, error) {
-	c := &Config{LogLevel: slog.LevelInfo, ShutdownTimeout: 10 * time.Second}
+	c := &Config{LogLevel: slog.LevelInfo, ShutdownTimeout: 10 * time.Second, Persist: true, DataDir: "petrel-data"}
 	if src.File != "" {
 		data, err := os.ReadFile(src.File)
 		if err != nil {
@@ -121,6 +133,15 @@ func Load(src Sources) (*Config, error) {
 func (c *Config) applyFlags(f Flags) error {
 	if f.Verbose {
 		c.LogLevel = slog.LevelDebug
+	}
+	if f.DataDir != nil {
+		if *f.DataDir == "" {
+			return errors.New("--data-dir: want a directory")
+		}
+		c.DataDir = *f.DataDir
+	}
+	if f.NoPersist {
+		c.Persist = false
 	}
 	if f.Port != nil {
 		switch {

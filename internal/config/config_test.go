@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/petrelmq/petrel/broker"
+	"github.com/petrelmq/petrel/store/pebblestore"
 )
 
 // load writes file (unless it is empty) as petrel.yaml in a fresh working
@@ -38,7 +39,10 @@ func mustLoad(t *testing.T, file string, env []string, flags Flags) *Config {
 	return c
 }
 
-var ignoreUnexported = cmpopts.IgnoreUnexported(Config{}, Listener{})
+var ignoreUnexported = cmp.Options{
+	cmpopts.IgnoreUnexported(Config{}, Listener{}),
+	cmp.Comparer(func(a, b pebblestore.Durability) bool { return a == b }),
+}
 
 func tcp(name, addr string, anonymous bool) Listener {
 	return Listener{Listener: broker.Listener{Name: name, AllowAnonymous: anonymous}, Network: "tcp", Address: addr}
@@ -54,6 +58,8 @@ func TestDefaults(t *testing.T) {
 		Listeners:       []Listener{tcp("default", "127.0.0.1:1883", true)},
 		LogLevel:        slog.LevelInfo,
 		ShutdownTimeout: 10 * time.Second,
+		Persist:         true,
+		DataDir:         "petrel-data",
 	}
 	if diff := cmp.Diff(want, got, ignoreUnexported); diff != "" {
 		t.Errorf("config without file, env or flags (-want +got):\n%s", diff)
@@ -73,6 +79,9 @@ func TestEveryKey(t *testing.T) {
 log_level: debug
 log_format: json # for the collector
 shutdown_timeout: 30s
+persist: false
+data_dir: /var/lib/petrel
+durability: batch(10ms)
 connect_timeout: 5s
 max_keep_alive: 10m
 persistent_session_expiry: 24h
@@ -140,6 +149,9 @@ listeners:
 		LogLevel:        slog.LevelDebug,
 		LogFormat:       LogJSON,
 		ShutdownTimeout: 30 * time.Second,
+		Persist:         false,
+		DataDir:         "/var/lib/petrel",
+		Durability:      pebblestore.Batch(10 * time.Millisecond),
 	}
 	if diff := cmp.Diff(want, got, ignoreUnexported); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

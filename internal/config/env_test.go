@@ -134,6 +134,7 @@ func TestEveryKeyInFileAndEnv(t *testing.T) {
 		"subscription_identifiers_available": "false", "shared_subscription_available": "false",
 		"shared_strategy": "random", "response_information": "r", "server_reference": "s",
 		"allow_dollar_publish": "true", "sys_interval": "1s",
+		"persist": "false", "data_dir": "/tmp/petrel", "durability": "none",
 	}
 	defaults := mustLoad(t, "", nil, Flags{})
 	for _, s := range settings {

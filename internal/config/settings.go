@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/petrelmq/petrel/broker"
+	"github.com/petrelmq/petrel/store/pebblestore"
 )
 
 // setting is one top-level key. set parses the value as written, in the
@@ -23,6 +24,21 @@ type setting struct {
 // field is missing only when a file cannot express it (Logger,
 // Authenticator, Authorizer) or the binary knows it better (Version).
 var settings = []setting{
+	{"persist", func(c *Config, v string) (err error) {
+		c.Persist, err = parseBool(v)
+		return err
+	}},
+	{"data_dir", func(c *Config, v string) error {
+		if v == "" {
+			return errors.New("want a directory")
+		}
+		c.DataDir = v
+		return nil
+	}},
+	{"durability", func(c *Config, v string) (err error) {
+		c.Durability, err = pebblestore.ParseDurability(v)
+		return err
+	}},
 	{"log_level", func(c *Config, v string) (err error) {
 		c.LogLevel, err = parseWord(v, []word[slog.Level]{
 			{"debug", slog.LevelDebug}, {"info", slog.LevelInfo}, {"warn", slog.LevelWarn}, {"error", slog.LevelError}})
