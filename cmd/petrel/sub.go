@@ -173,7 +173,14 @@ func (a *subArgs) print(w *bufio.Writer, m *packet.Publish, now time.Time) {
 	case a.verbose:
 		w.WriteString(m.Topic)
 		w.WriteByte(' ')
+		if len(m.Payload) == 0 {
+			// As mosquitto_sub prints it, which scripts may look for.
+			w.WriteString("(null)")
+		}
 		w.Write(m.Payload)
+	case len(m.Payload) == 0:
+		// mosquitto_sub prints nothing at all, not even a line ending.
+		return
 	default:
 		w.Write(m.Payload)
 	}

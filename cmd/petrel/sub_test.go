@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/petrelmq/petrel/broker"
@@ -53,16 +55,21 @@ type subscriber struct {
 	done chan result
 }
 
-// startSubscriber runs a subscriber and waits until it prints line
-// ready on standard error (it must print it: pass -d), so what is
-// published afterwards reaches it.
+// startSubscriber runs a subscriber and waits until it prints a line
+// containing ready (pass -d for that), so what is published afterwards
+// reaches it. mosquitto_sub prints its -d lines on standard output, each
+// beginning "Client " but for "Subscribed (mid: 1): 0"; they are left out
+// of the result's stdout.
 func startSubscriber(t *testing.T, path, ready string, args ...string) *subscriber {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = cleanEnv()
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
+	stdoutPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	stderrPipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -72,26 +79,34 @@ func startSubscriber(t *testing.T, path, ready string, args ...string) *subscrib
 	}
 	s := &subscriber{cmd: cmd, done: make(chan result, 1)}
 	subscribed := make(chan struct{})
-	var stderr strings.Builder
-	go func() {
-		defer cancel()
-		sc := bufio.NewScanner(stderrPipe)
-		seen := false
+	var once sync.Once
+	scan := func(r io.Reader, out *strings.Builder, wg *sync.WaitGroup) {
+		defer wg.Done()
+		sc := bufio.NewScanner(r)
 		for sc.Scan() {
-			stderr.WriteString(sc.Text() + "\n")
-			if !seen && strings.Contains(sc.Text(), ready) {
-				seen = true
-				close(subscribed)
+			line := sc.Text()
+			if strings.Contains(line, ready) {
+				once.Do(func() { close(subscribed) })
+			}
+			if !strings.HasPrefix(line, "Client ") && !strings.HasPrefix(line, "Subscribed (mid: ") {
+				out.WriteString(line + "\n")
 			}
 		}
+	}
+	go func() {
+		var stdout, stderr strings.Builder
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go scan(stdoutPipe, &stdout, &wg)
+		go scan(stderrPipe, &stderr, &wg)
+		wg.Wait()
 		cmd.Wait()
 		s.done <- result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
 	}()
-	t.Cleanup(func() { cancel() })
 	select {
 	case <-subscribed:
 	case r := <-s.done:
-		t.Fatalf("%s exited (%d) before subscribing:\n%s", path, r.status, r.stderr)
+		t.Fatalf("%s exited (%d) before subscribing:\n%s%s", path, r.status, r.stdout, r.stderr)
 	}
 	return s
 }
