@@ -1,13 +1,16 @@
 // Command petrel runs the Petrel MQTT broker.
 //
 //	petrel [serve] [flags]   start the broker (the default command)
+//	petrel pub [flags]       publish, as mosquitto_pub does
+//	petrel sub [flags]       subscribe and print, as mosquitto_sub does
 //	petrel version           print the version
 //
-// With no configuration it listens on 127.0.0.1:1883 and admits anonymous
-// clients there, as Mosquitto 2 does. The flags are the ones Mosquitto
-// users reach for: -c/--config FILE, -p/--port N (the port of that default
-// listener), --listen ADDR (repeatable; host:port or unix:/path, replacing
-// the default listener) and -v (debug logs). Everything else is a key of
+// With no configuration it listens on 127.0.0.1:1883, admits anonymous
+// clients there, as Mosquitto 2 does, and keeps its state in ./petrel-data.
+// The flags are the ones Mosquitto users reach for: -c/--config FILE,
+// -p/--port N (the port of that default listener), --listen ADDR
+// (repeatable; host:port or unix:/path, replacing the default listener)
+// and -v (debug logs), plus --data-dir DIR and --no-persist. Everything else is a key of
 // the configuration file or a PETREL_ environment variable; see
 // internal/config.
 //

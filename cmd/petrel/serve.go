@@ -51,6 +51,8 @@ func usage(fs *pflag.FlagSet) string {
 
 Usage:
   petrel [serve] [flags]   start the broker (the default command)
+  petrel pub [flags]       publish a message, as mosquitto_pub does
+  petrel sub [flags]       subscribe and print messages, as mosquitto_sub does
   petrel version           print the version
 
 Flags:
