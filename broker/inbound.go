@@ -60,7 +60,7 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		if dup {
 			// v5 [MQTT-4.3.3-10]: the resent PUBLISH gets PUBREC again
 			// and is not delivered twice.
-			c.durable(cs.persistent(), &packet.Pubrec{PacketID: p.PacketID})
+			c.durable(cs.persistent(), &packet.Pubrec{PacketID: p.PacketID}, nil)
 			return nil
 		}
 	}
@@ -82,7 +82,7 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 	}
 	switch p.QoS {
 	case packet.AtLeastOnce:
-		c.durable(stored, &packet.Puback{PacketID: p.PacketID, ReasonCode: code})
+		c.durable(stored, &packet.Puback{PacketID: p.PacketID, ReasonCode: code}, nil)
 	case packet.ExactlyOnce:
 		if code.IsError() {
 			// A failed PUBREC ends the exchange: no PUBREL will follow.
@@ -92,7 +92,7 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 			}
 			cs.mu.Unlock()
 		}
-		c.durable(stored, &packet.Pubrec{PacketID: p.PacketID, ReasonCode: code})
+		c.durable(stored, &packet.Pubrec{PacketID: p.PacketID, ReasonCode: code}, nil)
 	}
 	return nil
 }
@@ -113,7 +113,7 @@ func (c *conn) handlePubrel(pid uint16) {
 	// A PUBCOMP the store has not caught up with would leave the packet id
 	// awaiting PUBREL after a restart, and the client's next message with
 	// that id would be taken for a duplicate.
-	c.durable(stored, comp)
+	c.durable(stored, comp, nil)
 }
 
 // newMessage makes the broker's own copy of a PUBLISH, whose fields alias
@@ -168,14 +168,27 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 			sendRetained = append(sendRetained, retainedFor{sub.Filter, packet.QoS(code)})
 		}
 	}
-	c.durable(cs.persistent(), ack)
+	persistent := cs.persistent()
+	cs.mu.Unlock()
+	var backlog []retainedBacklog
 	for _, r := range sendRetained {
 		if msgs := s.retained.Match(r.filter, nil); len(msgs) > 0 {
-			cs.backlog = append(cs.backlog, retainedBacklog{msgs: msgs, qos: r.qos, id: id})
+			backlog = append(backlog, retainedBacklog{msgs: msgs, qos: r.qos, id: id})
 		}
 	}
-	cs.pumpLocked(time.Now())
-	cs.mu.Unlock()
+	// Retained messages follow the SUBACK, as clients expect, though the
+	// specification would let them go first.
+	c.durable(persistent, ack, func() {
+		if len(backlog) == 0 {
+			return
+		}
+		cs.mu.Lock()
+		if cs.conn == c {
+			cs.backlog = append(cs.backlog, backlog...)
+			cs.pumpLocked(time.Now())
+		}
+		cs.mu.Unlock()
+	})
 	return nil
 }
 
@@ -259,7 +272,7 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 	}
 	stored := cs.persistent()
 	cs.mu.Unlock()
-	c.durable(stored, ack)
+	c.durable(stored, ack, nil)
 	for i := range handOver {
 		s.redeliverShared(&handOver[i], cs.id)
 	}

@@ -134,12 +134,17 @@ func (s *Server) noteStoreFailure(err error) {
 
 // durable sends ack to the client once everything applied so far is
 // durable: at once when stored is false, else after an empty batch that
-// the Store's ordering places behind them. If the store fails, the client
-// is disconnected unacknowledged, so it sends again.
-func (c *conn) durable(stored bool, ack packet.Packet) {
+// the Store's ordering places behind them; then, if not nil, runs after
+// it. If the store fails, the client is disconnected unacknowledged, so it
+// sends again. The caller holds no session lock: with a Store that calls
+// done at once, then runs on the caller's goroutine.
+func (c *conn) durable(stored bool, ack packet.Packet, then func()) {
 	s := c.srv
 	if !stored || s.store == nil {
 		c.send(ack)
+		if then != nil {
+			then()
+		}
 		return
 	}
 	s.store.Apply(nil, func(err error) {
@@ -152,5 +157,8 @@ func (c *conn) durable(stored bool, ack packet.Packet) {
 			return
 		}
 		c.send(ack)
+		if then != nil {
+			then()
+		}
 	})
 }
