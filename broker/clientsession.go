@@ -113,8 +113,9 @@ func (cs *clientSession) fullState() []Op {
 
 // attach binds a connection to the session for id, creating or resetting it
 // as Clean Start says. It returns the session, whether state was present,
-// and the connection it took the session from, if any.
-func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duration, limits session.Limits) (cs *clientSession, present bool, old *conn) {
+// the connection it took the session from, if any, and whether it ended a
+// stored session, which CONNACK must wait to be durable.
+func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duration, limits session.Limits) (cs *clientSession, present bool, old *conn, ended bool) {
 	s.sessionsMu.Lock()
 	defer s.sessionsMu.Unlock()
 	if existing, ok := s.sessions.load(id); ok {
@@ -125,6 +126,7 @@ func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duratio
 		if cleanStart {
 			if cs.persistent() {
 				s.apply(Op{Kind: OpEndSession, ClientID: id})
+				ended = true
 			}
 			s.unsubscribeAll(cs)
 			cs.st = session.New(id, limits)
@@ -157,10 +159,11 @@ func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duratio
 		// A persistent session resumed as one that ends with its
 		// connection: nothing of it may survive a restart.
 		s.apply(Op{Kind: OpEndSession, ClientID: id})
+		ended = true
 	}
 	c.sess = cs
 	cs.mu.Unlock()
-	return cs, present, old
+	return cs, present, old, ended
 }
 
 func (cs *clientSession) stopTimers() {

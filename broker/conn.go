@@ -58,6 +58,9 @@ type conn struct {
 	flushing bool
 	closed   bool
 	needPump bool
+	// held keeps output from being written until CONNACK, which waits
+	// for the store, goes in front of it.
+	held bool
 
 	// The read side: r in goroutine mode; fd, rc and partial when the
 	// Poller drives the connection. rmu orders the Poller's callbacks.
@@ -289,7 +292,7 @@ func (c *conn) send(p packet.Packet) {
 // goroutine waits on an idle connection: one is started when there is
 // something to write and ends when the buffer is empty.
 func (c *conn) kickLocked() {
-	if !c.flushing && !c.closed && len(c.out) > 0 {
+	if !c.flushing && !c.closed && !c.held && len(c.out) > 0 {
 		c.flushing = true
 		go c.flush()
 	}

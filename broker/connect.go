@@ -177,7 +177,7 @@ func (c *conn) connect(body []byte) bool {
 		MaxQueuedBytes: s.opts.MaxQueuedBytes,
 		Overflow:       s.opts.QueueOverflow,
 	}
-	cs, present, old := s.attach(c, id, cleanStart, expiry, limits)
+	cs, present, old, ended := s.attach(c, id, cleanStart, expiry, limits)
 	if old != nil {
 		old.takenOver()
 	}
@@ -219,10 +219,43 @@ func (c *conn) connect(body []byte) bool {
 	s.log.Info("client connected", "client", id, "remote", c.client.RemoteAddr, "version", c.v.String(),
 		"clean_start", cleanStart, "session_present", present, "keep_alive", keepAlive)
 	cs.mu.Lock()
-	c.send(ack)
+	if ended {
+		c.connackWhenDurable(ack)
+	} else {
+		c.send(ack)
+	}
 	cs.resume(c)
 	cs.mu.Unlock()
 	return true
+}
+
+// connackWhenDurable sends CONNACK once the ending of a stored session is
+// durable, so a client told its session is gone cannot find it again after
+// a crash. Until then the connection's output is held, and CONNACK goes in
+// front of whatever was queued meanwhile.
+func (c *conn) connackWhenDurable(ack *packet.Connack) {
+	s := c.srv
+	c.omu.Lock()
+	c.held = true
+	c.omu.Unlock()
+	s.store.Apply(nil, func(err error) {
+		if err != nil || s.storeFailed.Load() {
+			s.log.Error("store write failed; closing the connection before CONNACK", "client", c.client.ID, "err", err)
+			go c.abort()
+			return
+		}
+		head, err := ack.Encode(nil, c.v)
+		c.omu.Lock()
+		defer c.omu.Unlock()
+		if err != nil {
+			c.closed = true
+			return
+		}
+		c.out = append(head, c.out...)
+		c.held = false
+		s.stats.packetsSent.Add(1)
+		c.kickLocked()
+	})
 }
 
 // neverExpires marks a session that outlives every disconnection.

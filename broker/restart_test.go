@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,4 +189,69 @@ func TestStoreFailureWithholdsAcknowledgement(t *testing.T) {
 	if d := pub.expectClosed(); d == nil || d.ReasonCode != packet.UnspecifiedError {
 		t.Fatalf("got %+v, want DISCONNECT unspecified error and no PUBACK", d)
 	}
+}
+
+// gatedStore is a memstore whose done callbacks wait until release, as a
+// slow disk's would.
+type gatedStore struct {
+	*memstore.Store
+	mu      sync.Mutex
+	gated   bool
+	pending []func()
+}
+
+func (g *gatedStore) Apply(ops []broker.Op, done func(error)) {
+	g.Store.Apply(ops, nil)
+	if done == nil {
+		return
+	}
+	g.mu.Lock()
+	if g.gated {
+		g.pending = append(g.pending, func() { done(nil) })
+		g.mu.Unlock()
+		return
+	}
+	g.mu.Unlock()
+	done(nil)
+}
+
+func (g *gatedStore) gate() {
+	g.mu.Lock()
+	g.gated = true
+	g.mu.Unlock()
+}
+
+func (g *gatedStore) release() {
+	g.mu.Lock()
+	pending := g.pending
+	g.gated, g.pending = false, nil
+	g.mu.Unlock()
+	for _, f := range pending {
+		f()
+	}
+}
+
+// TestCleanStartDiscardIsDurableBeforeConnack: a Clean Start that ends a
+// stored session is answered only once the store has the session gone,
+// and nothing the client asks for meanwhile overtakes the CONNACK.
+func TestCleanStartDiscardIsDurableBeforeConnack(t *testing.T) {
+	t.Parallel()
+	st := &gatedStore{Store: memstore.New()}
+	addr, _ := startOn(t, "127.0.0.1:0", st)
+	c, _ := connect(t, addr, persistent(packet.V5, "discarded"))
+	c.send(&packet.Disconnect{})
+	c.expectClosed()
+
+	st.gate()
+	clean := persistent(packet.V5, "discarded")
+	clean.CleanStart = true
+	c = dial(t, addr, packet.V5)
+	c.send(clean)
+	c.send(&packet.Pingreq{})
+	c.expectNothing(200 * time.Millisecond)
+	st.release()
+	if ack := expect[*packet.Connack](c); ack.SessionPresent {
+		t.Fatal("session present after Clean Start")
+	}
+	expect[*packet.Pingresp](c)
 }
