@@ -85,7 +85,11 @@ func (s *Store) apply(ops []broker.Op) error {
 		case broker.OpSubscribe:
 			s.session(op.ClientID).subs[op.Sub.Filter] = op.Sub
 		case broker.OpUnsubscribe:
-			delete(s.session(op.ClientID).subs, op.Filter)
+			// Removing from a session that does not exist changes
+			// nothing: it must not bring an ended session back empty.
+			if ss := s.sessions[op.ClientID]; ss != nil {
+				delete(ss.subs, op.Filter)
+			}
 		case broker.OpEnqueue:
 			s.session(op.ClientID).queued[op.Seq] = op.Delivery
 		case broker.OpSent:
@@ -100,13 +104,16 @@ func (s *Store) apply(ops []broker.Op) error {
 			delete(ss.queued, op.Seq)
 			ss.inflight[op.Seq] = broker.Inflight{PacketID: op.PacketID, Phase: op.Phase, Delivery: d}
 		case broker.OpForget:
-			ss := s.session(op.ClientID)
-			delete(ss.queued, op.Seq)
-			delete(ss.inflight, op.Seq)
+			if ss := s.sessions[op.ClientID]; ss != nil {
+				delete(ss.queued, op.Seq)
+				delete(ss.inflight, op.Seq)
+			}
 		case broker.OpReceived:
 			s.session(op.ClientID).inbound[op.PacketID] = struct{}{}
 		case broker.OpReleased:
-			delete(s.session(op.ClientID).inbound, op.PacketID)
+			if ss := s.sessions[op.ClientID]; ss != nil {
+				delete(ss.inbound, op.PacketID)
+			}
 		default:
 			return errors.New("memstore: unknown operation")
 		}
