@@ -399,3 +399,48 @@ func TestRetainedStreamWithinFlowControl(t *testing.T) {
 	}
 	sub.expectNothing(100 * time.Millisecond)
 }
+
+// TestFanOutSharesEncodingCorrectly sends one message to subscribers whose
+// wire forms agree and differ (version, QoS, packet ids in use), so the
+// encoding shared between them is checked from each side.
+func TestFanOutSharesEncodingCorrectly(t *testing.T) {
+	t.Parallel()
+	b := brokertest.Start(t, broker.Options{})
+	type want struct {
+		c   *client
+		qos packet.QoS
+	}
+	var subs []want
+	for i, v := range []packet.Version{packet.V311, packet.V311, packet.V5, packet.V5, packet.V31} {
+		qos := packet.QoS(i % 3)
+		c, _ := connect(t, b.Addr, &packet.Connect{Version: v, ClientID: fmt.Sprint("fan-", i), CleanStart: true})
+		c.subscribe(1, packet.Subscription{Filter: "fan/#", QoS: qos})
+		// Advance the broker's packet ids for this client differently.
+		for range i {
+			publish(c, &packet.Publish{Topic: "other", QoS: packet.AtLeastOnce, PacketID: 1, Payload: []byte("-")})
+		}
+		subs = append(subs, want{c, qos})
+	}
+	pub, _ := connect(t, b.Addr, v5("fan-pub"))
+	for n := range 3 {
+		publish(pub, &packet.Publish{Topic: "fan/x", QoS: packet.ExactlyOnce, PacketID: uint16(n + 1), Payload: []byte(fmt.Sprint("m", n))})
+	}
+	for i, s := range subs {
+		seen := map[uint16]bool{}
+		var got []*packet.Publish
+		for n := range 3 {
+			p := expect[*packet.Publish](s.c)
+			if p.Topic != "fan/x" || string(p.Payload) != fmt.Sprint("m", n) || p.QoS != s.qos || p.Retain {
+				t.Fatalf("subscriber %d got %s %q QoS %d retain %v, want fan/x m%d QoS %d", i, p.Topic, p.Payload, p.QoS, p.Retain, n, s.qos)
+			}
+			if s.qos > 0 && (p.PacketID == 0 || seen[p.PacketID]) {
+				t.Fatalf("subscriber %d got packet id %d twice or zero", i, p.PacketID)
+			}
+			seen[p.PacketID] = true
+			got = append(got, p)
+		}
+		for _, p := range got {
+			ackPublish(s.c, p)
+		}
+	}
+}

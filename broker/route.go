@@ -30,6 +30,7 @@ func (s *Server) publish(m *session.Message) (n int, stored bool) {
 				s.apply(Op{Kind: OpUnretain, Topic: m.Topic})
 			}
 		} else {
+			m.Shared = true // future subscribers will get it too
 			if !s.retained.Set(m.Topic, m) {
 				s.stats.retained.Add(1)
 			}
@@ -62,6 +63,11 @@ func (s *Server) route(m *session.Message) (n int, stored bool) {
 	defer resultPool.Put(r)
 	s.tree.Match(m.Topic, r)
 	subs := r.Subscriptions
+	if !m.Shared && len(subs)+len(r.Groups) > 1 {
+		// Before any delivery makes the message visible to other
+		// goroutines.
+		m.Shared = true
+	}
 	slices.SortFunc(subs, func(a, b topic.Subscription) int {
 		return cmp.Or(strings.Compare(a.ClientID, b.ClientID),
 			cmpBool(a.NoLocal, b.NoLocal), cmpBool(a.RetainAsPublished, b.RetainAsPublished))
@@ -179,10 +185,14 @@ func (s *Server) redeliverShared(d *session.Delivery, leaving string) {
 func (c *conn) appendPublish(d *session.Delivery, pid uint16, dup bool, now time.Time) bool {
 	m := d.Msg
 	v5 := c.v == packet.V5
-	if !dup && (!v5 || len(d.SubscriptionIDs) == 0 && m.Expiry.IsZero() && c.aliasMax == 0) {
-		f, err := m.Wire(v5, d.QoS, d.Retain, func() (*session.WireForm, error) {
-			return encodeShared(m, d.QoS, d.Retain, c.v)
-		})
+	if m.Shared && !dup && (!v5 || len(d.SubscriptionIDs) == 0 && m.Expiry.IsZero() && c.aliasMax == 0) {
+		f := m.Wire(v5, d.QoS, d.Retain)
+		var err error
+		if f == nil {
+			if f, err = encodeShared(m, d.QoS, d.Retain, c.v); err == nil {
+				m.SetWire(v5, d.QoS, d.Retain, f)
+			}
+		}
 		if err == nil && (c.maxPacketSize == 0 || len(f.Bytes) <= int(c.maxPacketSize)) {
 			start := len(c.out)
 			c.out = append(c.out, f.Bytes...)

@@ -26,6 +26,11 @@ type Message struct {
 	// the broker makes itself; No Local compares against it.
 	Publisher string
 
+	// Shared is set, before the message reaches other goroutines, when it
+	// will go to more than one subscriber (or is retained, and so may):
+	// only then is caching its encodings worth their allocations.
+	Shared bool
+
 	// wire caches the PUBLISH encodings that many subscribers share, so a
 	// message fanned out to thousands is encoded a handful of times.
 	wire [wireForms]atomic.Pointer[WireForm]
@@ -53,20 +58,16 @@ func wireIndex(v5 bool, qos packet.QoS, retain bool) int {
 	return i
 }
 
-// Wire returns the cached form for a wire version, QoS and RETAIN flag,
-// making it with encode the first time. Concurrent first calls may both
-// encode; they make the same bytes.
-func (m *Message) Wire(v5 bool, qos packet.QoS, retain bool, encode func() (*WireForm, error)) (*WireForm, error) {
-	slot := &m.wire[wireIndex(v5, qos, retain)]
-	if f := slot.Load(); f != nil {
-		return f, nil
-	}
-	f, err := encode()
-	if err != nil {
-		return nil, err
-	}
-	slot.Store(f)
-	return f, nil
+// Wire returns the cached form for a wire version, QoS and RETAIN flag, or
+// nil before SetWire.
+func (m *Message) Wire(v5 bool, qos packet.QoS, retain bool) *WireForm {
+	return m.wire[wireIndex(v5, qos, retain)].Load()
+}
+
+// SetWire caches a form. Concurrent first users may both make and set one;
+// they make the same bytes.
+func (m *Message) SetWire(v5 bool, qos packet.QoS, retain bool, f *WireForm) {
+	m.wire[wireIndex(v5, qos, retain)].Store(f)
 }
 
 // Expired reports whether the message's lifetime has ended at now.
