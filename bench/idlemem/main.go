@@ -144,9 +144,9 @@ func measure(n int, reads, heapProfile string) error {
 	return nil
 }
 
-// open makes one idle client: CONNECT with no keep-alive, one SUBSCRIBE,
-// then silence. Every 20,000 connections move to the next loopback source
-// address.
+// open makes one idle client: CONNECT with a 60 s keep-alive, as real
+// clients ask for, one SUBSCRIBE, then silence. Every 20,000 connections
+// move to the next loopback source address.
 func open(addr string, i int) (net.Conn, error) {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i/20000))}, Timeout: 10 * time.Second}
 	c, err := d.Dial("tcp", addr)
@@ -154,7 +154,7 @@ func open(addr string, i int) (net.Conn, error) {
 		return nil, err
 	}
 	id := "idle-" + strconv.Itoa(i)
-	b, _ := (&packet.Connect{Version: packet.V311, ClientID: id, CleanStart: true}).Encode(nil, packet.V311)
+	b, _ := (&packet.Connect{Version: packet.V311, ClientID: id, CleanStart: true, KeepAlive: 60}).Encode(nil, packet.V311)
 	b, _ = (&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "idle/" + id, QoS: 1}}}).Encode(b, packet.V311)
 	if _, err := c.Write(b); err != nil {
 		return nil, err
