@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentApply", testConcurrent},
 		{"UnknownOpFails", testUnknownOp},
 		{"AfterClose", testAfterClose},
+		{"RandomOpsMatchModel", testModel},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
