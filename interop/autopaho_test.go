@@ -38,10 +38,10 @@ func TestAutopahoReconnect(t *testing.T) {
 		CleanStartOnInitialConnection: true,
 		SessionExpiryInterval:         300,
 		// Retry fast: the test, not a backoff, decides when it may connect.
-		ConnectRetryDelay: 20 * time.Millisecond,
-		ConnectTimeout:    waitTimeout,
-		OnConnectionUp:    func(_ *autopaho.ConnectionManager, ack *paho.Connack) { ups <- ack },
-		OnConnectionDown:  func() bool { downs <- struct{}{}; return true },
+		ReconnectBackoff: autopaho.NewConstantBackoff(20 * time.Millisecond),
+		ConnectTimeout:   waitTimeout,
+		OnConnectionUp:   func(_ *autopaho.ConnectionManager, ack *paho.Connack) { ups <- ack },
+		OnConnectionDown: func() bool { downs <- struct{}{}; return true },
 		ClientConfig: paho.ClientConfig{
 			ClientID: "autopaho-reconnect",
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
