@@ -46,8 +46,13 @@ func testBadInput(t *testing.T, goroutines bool) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := connect(t, b.Addr, v5("bad-"+tc.name))
 			c.sendRaw(tc.raw)
-			if d := c.expectClosed(); d == nil || d.ReasonCode != tc.want {
+			d := c.expectClosed()
+			if d == nil || d.ReasonCode != tc.want {
 				t.Fatalf("got %+v, want DISCONNECT %s", d, tc.want)
+			}
+			// v5 [MQTT-3.1.2-29]: DISCONNECT may always say why.
+			if d.Props.ReasonString == "" {
+				t.Fatal("DISCONNECT without a Reason String")
 			}
 		})
 	}

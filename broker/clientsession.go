@@ -387,7 +387,7 @@ func (s *Server) deliver(cs *clientSession, d session.Delivery) (stored bool) {
 		s.log.Warn("disconnecting a slow consumer: its queue is full", "client", cs.id)
 		// Its socket is full by definition: writing the DISCONNECT may
 		// wait, and the publisher must not.
-		go slow.disconnect(packet.QuotaExceeded, "")
+		go slow.disconnect(packet.QuotaExceeded, "", "the session's queue is full")
 	}
 	return stored
 }

@@ -42,6 +42,9 @@ type conn struct {
 	// maxPacketSize and aliasMax are the client's limits towards it (v5).
 	maxPacketSize uint32
 	aliasMax      uint16
+	// problemInfo is the client's Request Problem Information: whether
+	// acknowledgements may say why they failed.
+	problemInfo bool
 	// outAliases are the topic aliases the broker has told the client;
 	// guarded by the session lock, under which publishes are encoded.
 	outAliases map[string]uint16
@@ -168,7 +171,7 @@ func (c *conn) endWith(err error) {
 		// v5 [MQTT-3.1.2-22], v3.1.1 [MQTT-3.1.2-24]: 1.5 keep-alives
 		// without a packet end the connection.
 		c.srv.log.Info("keep-alive timeout", "client", c.client.ID, "remote", c.client.RemoteAddr)
-		c.disconnect(packet.KeepAliveTimeout, "")
+		c.disconnect(packet.KeepAliveTimeout, "", "no packet within 1.5 times the keep-alive")
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
 		c.srv.log.Debug("connection closed", "client", c.client.ID, "remote", c.client.RemoteAddr)
 		c.abort()
@@ -176,7 +179,7 @@ func (c *conn) endWith(err error) {
 		code := packet.CodeOf(err)
 		c.srv.log.Info("closing connection", "client", c.client.ID, "remote", c.client.RemoteAddr,
 			"reason", code.String(), "code", byte(code), "err", err)
-		c.disconnect(code, "")
+		c.disconnect(code, "", err.Error())
 	}
 }
 
@@ -279,10 +282,14 @@ func (c *conn) send(p packet.Packet) {
 	if c.closed {
 		return
 	}
-	var err error
-	if c.out, err = p.Encode(c.out, c.v); err != nil {
-		c.srv.log.Error("cannot encode a packet to a client", "client", c.client.ID, "type", p.Type(), "err", err)
-		return
+	if props := reasonProps(p); props != nil && props.ReasonString != "" {
+		c.out = c.appendFitting(c.out, p, props)
+	} else {
+		var err error
+		if c.out, err = p.Encode(c.out, c.v); err != nil {
+			c.srv.log.Error("cannot encode a packet to a client", "client", c.client.ID, "type", p.Type(), "err", err)
+			return
+		}
 	}
 	c.srv.stats.packetsSent.Add(1)
 	c.kickLocked()
@@ -330,18 +337,51 @@ func (c *conn) flush() {
 	}
 }
 
-// disconnect sends a v5 client DISCONNECT with code, then closes.
-func (c *conn) disconnect(code packet.ReasonCode, reference string) {
+// disconnect sends a v5 client DISCONNECT with code and a Reason String
+// saying why, then closes. A Reason String is always allowed on DISCONNECT
+// (v5 [MQTT-3.1.2-29]).
+func (c *conn) disconnect(code packet.ReasonCode, reference, why string) {
 	if c.v == packet.V5 && code.ValidFor(packet.DISCONNECT) {
 		d := &packet.Disconnect{ReasonCode: code}
 		d.Props.ServerReference = reference
+		d.Props.ReasonString = why
 		c.omu.Lock()
 		if !c.closed {
-			c.out, _ = d.Encode(c.out, c.v)
+			c.out = c.appendFitting(c.out, d, &d.Props)
 		}
 		c.omu.Unlock()
 	}
 	c.closeAfterWrite()
+}
+
+// reasonProps returns the properties of the acknowledgements that may
+// carry a Reason String.
+func reasonProps(p packet.Packet) *packet.Properties {
+	switch p := p.(type) {
+	case *packet.Puback:
+		return &p.Props
+	case *packet.Pubrec:
+		return &p.Props
+	case *packet.Suback:
+		return &p.Props
+	case *packet.Unsuback:
+		return &p.Props
+	}
+	return nil
+}
+
+// appendFitting encodes p, dropping its Reason String if the packet would
+// exceed the client's Maximum Packet Size (v5 [MQTT-3.1.2-24]): the reason
+// is a courtesy, the packet is not.
+func (c *conn) appendFitting(dst []byte, p packet.Packet, props *packet.Properties) []byte {
+	start := len(dst)
+	out, err := p.Encode(dst, c.v)
+	if err == nil && (c.maxPacketSize == 0 || len(out)-start <= int(c.maxPacketSize)) {
+		return out
+	}
+	props.ReasonString = ""
+	out, _ = p.Encode(out[:start], c.v)
+	return out
 }
 
 // closeAfterWrite writes what is pending, briefly, then ends the
@@ -391,11 +431,11 @@ func (c *conn) shutdown() {
 	if c.srv.opts.ServerReference != "" {
 		code = packet.UseAnotherServer
 	}
-	c.disconnect(code, c.srv.opts.ServerReference)
+	c.disconnect(code, c.srv.opts.ServerReference, "the server is shutting down")
 }
 
 // takenOver ends the connection because a new one took its session over
 // (v5 and v3.1.1 [MQTT-3.1.4-3]).
 func (c *conn) takenOver() {
-	c.disconnect(packet.SessionTakenOver, "")
+	c.disconnect(packet.SessionTakenOver, "", "another connection took this session over")
 }

@@ -28,8 +28,10 @@ func (c *conn) refuse(code packet.ReasonCode, why string) bool {
 	if c.v == packet.V5 && !code.ValidFor(packet.CONNACK) {
 		ack.ReasonCode = packet.UnspecifiedError
 	}
+	// CONNACK may always carry a Reason String (v5 [MQTT-3.1.2-29]).
+	ack.Props.ReasonString = why
 	c.omu.Lock()
-	c.out, _ = ack.Encode(c.out, c.v)
+	c.out = c.appendFitting(c.out, ack, &ack.Props)
 	c.omu.Unlock()
 	c.closeAfterWrite()
 	return false
@@ -79,6 +81,10 @@ func (c *conn) connect(body []byte) bool {
 		return false
 	}
 	c.client.Version = c.v
+	c.maxPacketSize = p.Props.MaximumPacketSize
+	// v5 [MQTT-3.1.2-29]: 0 keeps Reason Strings to CONNACK, PUBLISH and
+	// DISCONNECT.
+	c.problemInfo = !p.Props.HasRequestProblemInfo || p.Props.RequestProblemInfo == 1
 	if s.opts.Redirect {
 		return c.redirect()
 	}
@@ -160,7 +166,6 @@ func (c *conn) connect(body []byte) bool {
 	if receiveMax == 0 {
 		receiveMax = 65535
 	}
-	c.maxPacketSize = p.Props.MaximumPacketSize
 	c.aliasMax = p.Props.TopicAliasMaximum
 
 	if f := s.opts.Fabric; f != nil {

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -269,6 +270,24 @@ func TestRedirect(t *testing.T) {
 		c3.send(v311("moved3"))
 		if ack := expect[*packet.Connack](c3); ack.ReasonCode != packet.ServerUnavailable {
 			t.Fatalf("3.1.1 CONNACK %s, want server unavailable", ack.ReasonCode)
+		}
+	}
+}
+
+func TestRequestProblemInformation(t *testing.T) {
+	t.Parallel()
+	b := brokertest.Start(t, broker.Options{})
+	for _, want := range []bool{true, false} {
+		p := v5(fmt.Sprint("problem-", want))
+		if !want {
+			// v5 [MQTT-3.1.2-29]: 0 forbids Reason Strings on PUBACK.
+			p.Props.RequestProblemInfo, p.Props.HasRequestProblemInfo = 0, true
+		}
+		c, _ := connect(t, b.Addr, p)
+		c.send(&packet.Publish{Topic: "$SYS/forged", QoS: packet.AtLeastOnce, PacketID: 1, Payload: []byte("x")})
+		ack := expect[*packet.Puback](c)
+		if ack.ReasonCode != packet.NotAuthorized || (ack.Props.ReasonString != "") != want {
+			t.Fatalf("Request Problem Information %v: PUBACK %s with reason %q", want, ack.ReasonCode, ack.Props.ReasonString)
 		}
 	}
 }

@@ -80,9 +80,15 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		// usual and discarded.
 		code = packet.Success
 	}
+	var why string
+	if code == packet.NotAuthorized && c.problemInfo {
+		why = "not authorized to publish to " + p.Topic
+	}
 	switch p.QoS {
 	case packet.AtLeastOnce:
-		c.durable(stored, &packet.Puback{PacketID: p.PacketID, ReasonCode: code}, nil)
+		ack := &packet.Puback{PacketID: p.PacketID, ReasonCode: code}
+		ack.Props.ReasonString = why
+		c.durable(stored, ack, nil)
 	case packet.ExactlyOnce:
 		if code.IsError() {
 			// A failed PUBREC ends the exchange: no PUBREL will follow.
@@ -92,7 +98,9 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 			}
 			cs.mu.Unlock()
 		}
-		c.durable(stored, &packet.Pubrec{PacketID: p.PacketID, ReasonCode: code}, nil)
+		ack := &packet.Pubrec{PacketID: p.PacketID, ReasonCode: code}
+		ack.Props.ReasonString = why
+		c.durable(stored, ack, nil)
 	}
 	return nil
 }
@@ -160,6 +168,9 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		code, existed := s.subscribe(c, cs, sub, id)
 		ack.ReasonCodes[i] = code
 		if code.IsError() {
+			if c.problemInfo && c.v == packet.V5 && ack.Props.ReasonString == "" {
+				ack.Props.ReasonString = "subscription to " + sub.Filter + " refused: " + code.String()
+			}
 			continue
 		}
 		shared := strings.HasPrefix(sub.Filter, "$share/")

@@ -153,7 +153,7 @@ func (c *conn) durable(stored bool, ack packet.Packet, then func()) {
 		if err != nil || s.storeFailed.Load() {
 			s.log.Error("store write failed; disconnecting the client unacknowledged", "client", c.client.ID, "err", err)
 			// Off the store's callback goroutine: the DISCONNECT write may wait.
-			go c.disconnect(packet.UnspecifiedError, "")
+			go c.disconnect(packet.UnspecifiedError, "", "the server could not store the message")
 			return
 		}
 		c.send(ack)

@@ -31,7 +31,7 @@ func TestPubSubErrors(t *testing.T) {
 		{[]string{"pub", "-h", host, "-p", port, "-t", "a", "-m", "x"}, 5,
 			"petrel pub: server refused the connection: not authorized (return code 5)"},
 		{[]string{"sub", "-h", host, "-p", port, "-t", "a", "-V", "5"}, 0x87,
-			"petrel sub: server refused the connection: not authorized (reason code 0x87)"},
+			"petrel sub: server refused the connection: not authorized (reason code 0x87): anonymous clients are not allowed on listener closed"},
 		{[]string{"pub", "-h", "127.0.0.1", "-p", freePort, "-t", "a", "-m", "x"}, 1,
 			"petrel pub: connection refused by 127.0.0.1:" + freePort + ": is an MQTT server listening there?"},
 		{[]string{"sub", "-h", "no-such-host.invalid", "-t", "a"}, 1,
