@@ -81,10 +81,16 @@ func (cs *clientSession) persistent() bool { return cs.expiry != 0 && cs.srv.sto
 
 // record is the session's stored record. The caller holds cs.mu.
 func (cs *clientSession) record(disconnectedAt time.Time) Op {
-	return Op{Kind: OpSession, ClientID: cs.id, Session: &SessionRecord{
+	rec := &SessionRecord{
 		ClientID: cs.id, Version: cs.version, Expiry: cs.expiry, DisconnectedAt: disconnectedAt,
 		Will: cs.pendingWill, WillDueAt: cs.willDueAt,
-	}}
+	}
+	if c := cs.conn; disconnectedAt.IsZero() && c != nil && c.will != nil {
+		// Stored so that a crash, which ends the connection without a
+		// DISCONNECT, still publishes it after the restart.
+		rec.Will, rec.WillDelay = c.will.msg, c.will.delay
+	}
+	return Op{Kind: OpSession, ClientID: cs.id, Session: rec}
 }
 
 // fullState is every op that writes the session's subscriptions, queued

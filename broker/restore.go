@@ -34,6 +34,12 @@ func (s *Server) restore() error {
 		Overflow:       s.opts.QueueOverflow,
 	}
 	var expired []*clientSession
+	type dueWill struct {
+		cs  *clientSession
+		msg *Message
+		due time.Time
+	}
+	var wills []dueWill
 	for i := range snap.Sessions {
 		ss := &snap.Sessions[i]
 		cs := &clientSession{id: ss.ClientID, srv: s, st: session.New(ss.ClientID, limits),
@@ -63,10 +69,14 @@ func (s *Server) restore() error {
 		if offline.IsZero() {
 			offline = now
 		}
-		cs.mu.Lock()
-		if ss.Will != nil {
-			s.scheduleWill(cs, ss.Will, ss.WillDueAt)
+		switch {
+		case ss.Will != nil && ss.DisconnectedAt.IsZero():
+			// The connection ended in the broker's crash: abnormally.
+			wills = append(wills, dueWill{cs, ss.Will, offline.Add(min(ss.WillDelay, cs.expiry))})
+		case ss.Will != nil:
+			wills = append(wills, dueWill{cs, ss.Will, ss.WillDueAt})
 		}
+		cs.mu.Lock()
 		switch left := cs.expiry - now.Sub(offline); {
 		case cs.expiry == neverExpires:
 		case left > 0:
@@ -75,6 +85,13 @@ func (s *Server) restore() error {
 			expired = append(expired, cs)
 		}
 		cs.mu.Unlock()
+	}
+	// Wills go out once every session is back, so all their subscribers
+	// can receive them; those of expired sessions go out as those end.
+	for _, w := range wills {
+		w.cs.mu.Lock()
+		s.scheduleWill(w.cs, w.msg, w.due)
+		w.cs.mu.Unlock()
 	}
 	for _, cs := range expired {
 		s.endSession(cs)

@@ -95,9 +95,12 @@ type SessionRecord struct {
 	// DisconnectedAt is when its client went offline; zero while online.
 	DisconnectedAt time.Time
 	// Will is the will waiting for the Will Delay, if any, and when it is
-	// due.
+	// due. For a client online when the record was written, it is the
+	// connection's will, WillDueAt is zero and WillDelay says how long it
+	// waits once the connection ends: a crash ends it.
 	Will      *Message
 	WillDueAt time.Time
+	WillDelay time.Duration
 }
 
 // Snapshot is the stored state, as Load returns it.

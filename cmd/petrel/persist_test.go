@@ -133,3 +133,29 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 		t.Fatalf("retained message after kill -9: %+v", got)
 	}
 }
+
+// TestKillNinePublishesTheWillOfALiveClient: a crash ends every connection
+// without DISCONNECT, so after the restart a persistent client's will goes
+// out as if its connection had dropped.
+func TestKillNinePublishesTheWillOfALiveClient(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, "--listen", "127.0.0.1:0", "--data-dir", dir)
+	addr := onlyAddress(t, p)
+	w := keeper()
+	w.ClientID = "willer"
+	w.Will = &packet.Will{Topic: "w/gone", Payload: []byte("willer crashed out"), QoS: packet.AtLeastOnce, Retain: true}
+	dialMQTT(t, addr, w)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+
+	p = start(t, "--listen", "127.0.0.1:0", "--data-dir", dir)
+	addr = onlyAddress(t, p)
+	watch, _ := dialMQTT(t, addr, &packet.Connect{Version: packet.V5, ClientID: "watch", CleanStart: true})
+	watch.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "w/gone"}}})
+	watch.next()
+	if got, ok := watch.next().(*packet.Publish); !ok || string(got.Payload) != "willer crashed out" {
+		t.Fatalf("got %+v, want the retained will of the client the crash disconnected", got)
+	}
+}

@@ -90,6 +90,7 @@ func appendRecord(b []byte, r *broker.SessionRecord) []byte {
 	b = binary.AppendVarint(b, int64(r.Expiry))
 	b = appendTime(b, r.DisconnectedAt)
 	b = appendTime(b, r.WillDueAt)
+	b = binary.AppendVarint(b, int64(r.WillDelay))
 	if r.Will == nil {
 		return append(b, 0)
 	}
@@ -268,7 +269,7 @@ func decodeRecord(v []byte, id string) (broker.SessionRecord, error) {
 	r := reader{b: v}
 	r.version()
 	rec := broker.SessionRecord{ClientID: id, Version: packet.Version(r.byte()), Expiry: time.Duration(r.varint()),
-		DisconnectedAt: r.time(), WillDueAt: r.time()}
+		DisconnectedAt: r.time(), WillDueAt: r.time(), WillDelay: time.Duration(r.varint())}
 	if r.byte()&flagWill != 0 {
 		rec.Will = r.message()
 	}

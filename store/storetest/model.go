@@ -164,7 +164,11 @@ func (g *generator) record(id string) *broker.SessionRecord {
 	}
 	if g.r.IntN(3) == 0 {
 		rec.Will = g.message("will/" + id)
-		rec.WillDueAt = t0.Add(time.Minute)
+		if rec.DisconnectedAt.IsZero() {
+			rec.WillDelay = time.Duration(g.r.IntN(60)) * time.Second
+		} else {
+			rec.WillDueAt = t0.Add(time.Minute)
+		}
 	}
 	return rec
 }

@@ -217,7 +217,8 @@ func testSessionRecords(h *harness) {
 		ClientID: "with-will", Version: packet.V5, Expiry: 90 * time.Second, DisconnectedAt: t0,
 		Will: message("will/with-will", "gone"), WillDueAt: t0.Add(30 * time.Second),
 	}
-	online := &broker.SessionRecord{ClientID: "online", Version: packet.V311, Expiry: time.Duration(math.MaxUint32) * time.Second}
+	online := &broker.SessionRecord{ClientID: "online", Version: packet.V311, Expiry: time.Duration(math.MaxUint32) * time.Second,
+		Will: message("will/online", "crashed"), WillDelay: 5 * time.Second}
 	h.apply(session(withWill), session(&broker.SessionRecord{ClientID: "online", Version: packet.V31, Expiry: time.Second}))
 	h.apply(session(online), session(&broker.SessionRecord{ClientID: "forever", Version: packet.V5, Expiry: math.MaxInt64}))
 	h.check(&broker.Snapshot{Sessions: []broker.StoredSession{
