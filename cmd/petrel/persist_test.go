@@ -144,7 +144,14 @@ func TestKillNinePublishesTheWillOfALiveClient(t *testing.T) {
 	w := keeper()
 	w.ClientID = "willer"
 	w.Will = &packet.Will{Topic: "w/gone", Payload: []byte("willer crashed out"), QoS: packet.AtLeastOnce, Retain: true}
-	dialMQTT(t, addr, w)
+	c, _ := dialMQTT(t, addr, w)
+	// CONNACK does not wait for the session record to reach the disk; a
+	// SUBACK does, and everything written before it: only then is the
+	// will surely stored.
+	c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "w/x", QoS: packet.AtLeastOnce}}})
+	if _, ok := c.next().(*packet.Suback); !ok {
+		t.Fatal("no SUBACK")
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
