@@ -64,3 +64,30 @@ type AuthorizerFunc func(c *Client, a Action, topic string) bool
 
 // Authorize calls f.
 func (f AuthorizerFunc) Authorize(c *Client, a Action, topic string) bool { return f(c, a, topic) }
+
+// EnhancedAuthenticator is one method of MQTT 5 enhanced authentication
+// (v5 §4.12), such as SCRAM-SHA-256: a challenge and response carried in
+// the Authentication Data of CONNECT, AUTH and CONNACK packets. The broker
+// finds it by the Authentication Method the client names, and starts one
+// exchange per login and per re-authentication.
+type EnhancedAuthenticator interface {
+	Start(c *Client) AuthExchange
+}
+
+// AuthExchange is one run of an enhanced authentication method. The broker
+// calls Step with the Authentication Data of the client's CONNECT, then of
+// each AUTH (Continue Authentication) it sends, one call at a time, from the
+// connection's own goroutine; Step may block.
+//
+// Step returns the data to send back. While done is false the broker sends
+// it in AUTH with Continue Authentication (0x18) and waits for the client's
+// next step; once done is true the client is authenticated and the data
+// goes in CONNACK (or, on re-authentication, AUTH with Success). An error
+// ends the exchange and refuses the client, as Authenticator's errors do.
+//
+// A method that proves who the client is sets the Client's Username (and
+// HasUsername) to that identity before reporting done; a re-authentication
+// must prove the same identity as the login, or the client is disconnected.
+type AuthExchange interface {
+	Step(ctx context.Context, data []byte) (reply []byte, done bool, err error)
+}
