@@ -41,6 +41,9 @@ var rules = []rule{
 	{Pkg: "store/...", Only: []string{"broker", "packet", "internal/session"},
 		Deny: []string{"github.com/nats-io/"}},
 	{Pkg: "internal/packettest", Only: []string{"packet"}},
+	// Tests of every package issue certificates with it, so it must not
+	// drag anything into them.
+	{Pkg: "internal/testcert", StdlibOnly: true},
 	{Pkg: "client/...", Only: []string{"client/...", "packet"}},
 }
 
