@@ -31,19 +31,45 @@ func benchModes(b *testing.B, name string, pubs, subs int) {
 	for _, qos := range []packet.QoS{0, 1} {
 		for _, reads := range []string{"poller", "goroutines"} {
 			b.Run(fmt.Sprintf("%s/qos%d/reads=%s", name, qos, reads), func(b *testing.B) {
-				benchDelivery(b, pubs, subs, qos, reads == "goroutines")
+				benchDelivery(b, pubs, subs, qos, reads == "goroutines", 0)
 			})
 		}
 	}
 }
 
-func benchDelivery(b *testing.B, pubs, subs int, qos packet.QoS, goroutines bool) {
+// BenchmarkSlowConsumer measures fan-out to 8 subscribers at QoS 1 alone
+// and beside a ninth subscriber that reads nothing, whose queue stays full
+// under its overflow policy: compare the msgs/s of the two to see how much
+// a stuck client costs the others.
+func BenchmarkSlowConsumer(b *testing.B) {
+	for _, stuck := range []int{0, 1} {
+		b.Run(fmt.Sprintf("stuck=%d", stuck), func(b *testing.B) {
+			benchDelivery(b, 1, 8, packet.AtLeastOnce, false, stuck)
+		})
+	}
+}
+
+// benchDelivery runs pubs publishers to subs subscribers, beside stuck
+// subscribers that never read. With stuck subscribers the queues are
+// bounded at 1000 messages; otherwise they are made large enough never to
+// drop.
+func benchDelivery(b *testing.B, pubs, subs int, qos packet.QoS, goroutines bool, stuck int) {
+	queue := 1 << 22
+	if stuck > 0 {
+		queue = 1000
+	}
 	br := brokertest.Start(b, broker.Options{
 		Logger:                 slog.New(slog.NewTextHandler(io.Discard, nil)),
-		MaxQueuedMessages:      1 << 22,
+		MaxQueuedMessages:      queue,
 		SysInterval:            -1,
 		GoroutinePerConnection: goroutines,
 	})
+	for i := range stuck {
+		c := benchConnect(b, br.Addr, fmt.Sprint("bstuck-", i))
+		c.(*net.TCPConn).SetReadBuffer(4096)
+		raw, _ := (&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "bench/#", QoS: qos}}}).Encode(nil, packet.V311)
+		c.Write(raw)
+	}
 	perPub := (b.N + subs - 1) / subs / pubs
 	if perPub == 0 {
 		perPub = 1

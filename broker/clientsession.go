@@ -37,6 +37,8 @@ type clientSession struct {
 	backlog []retainedBacklog
 	// gone is set once the session has ended; deliveries to it are dropped.
 	gone bool
+	// accounted is the queue size last added to the server's queued bytes.
+	accounted int64
 	// online mirrors conn != nil for readers that take no lock: the shared
 	// subscription picker prefers online members.
 	online atomic.Bool
@@ -61,7 +63,7 @@ func (cs *clientSession) drainBacklogLocked(now time.Time) {
 			}
 			b.msgs[0] = nil
 			b.msgs = b.msgs[1:]
-			if m.Expired(now) || !cs.conn.mayReceive(m.Topic) {
+			if m.Expired(now) {
 				continue
 			}
 			d := session.Delivery{Msg: m, QoS: min(m.QoS, b.qos), Retain: true}
@@ -236,6 +238,7 @@ func (c *conn) detach() {
 			s.apply(Op{Kind: OpForget, ClientID: cs.id, Seq: d.Seq})
 		}
 	}
+	cs.accountLocked()
 	var w *will
 	if c.will != nil && !c.normalClose {
 		w = c.will
@@ -312,6 +315,8 @@ func (s *Server) endSession(cs *clientSession) {
 		return
 	}
 	cs.gone = true
+	s.stats.queuedBytes.Add(-cs.accounted)
+	cs.accounted = 0
 	pending := cs.pendingWill
 	cs.stopTimers()
 	if cs.persistent() {
@@ -380,13 +385,31 @@ func (s *Server) deliver(cs *clientSession, d session.Delivery) (stored bool) {
 		s.stats.dropped.Add(1)
 		return false
 	}
-	stored, overflow := s.enqueueLocked(cs, d)
 	var slow *conn
+	if m := s.opts.MaxQueuedMemory; m > 0 && (cs.conn == nil || cs.st.Queued() > 0) && s.stats.queuedBytes.Load() >= m {
+		// The delivery would wait in a queue, and queues hold all the
+		// memory they may.
+		if s.opts.QueueOverflow == Disconnect {
+			slow = cs.conn
+		}
+		cs.mu.Unlock()
+		s.stats.dropped.Add(1)
+		if s.stats.droppedMemory.Add(1) == 1 {
+			s.log.Warn("queued messages reached max_queued_memory; dropping messages for queues until it falls", "limit", m)
+		}
+		if slow != nil {
+			go slow.disconnect(packet.QuotaExceeded, "", "the server's queue memory is full")
+		}
+		return false
+	}
+	stored, overflow := s.enqueueLocked(cs, d)
 	if overflow {
 		slow = cs.conn
 	}
 	if cs.conn != nil {
 		cs.pumpLocked(time.Now())
+	} else {
+		cs.accountLocked()
 	}
 	cs.mu.Unlock()
 	if slow != nil {
@@ -396,6 +419,18 @@ func (s *Server) deliver(cs *clientSession, d session.Delivery) (stored bool) {
 		go slow.disconnect(packet.QuotaExceeded, "", "the session's queue is full")
 	}
 	return stored
+}
+
+// accountLocked brings the server's count of queued bytes up to date with
+// the session's queue. The caller holds cs.mu. It touches the shared
+// counter only when the queue changed size, which for a client that keeps
+// up is never: its deliveries leave the queue under the same lock.
+func (cs *clientSession) accountLocked() {
+	n := int64(cs.st.QueuedBytes())
+	if d := n - cs.accounted; d != 0 {
+		cs.srv.stats.queuedBytes.Add(d)
+		cs.accounted = n
+	}
 }
 
 // pumpLocked moves deliveries from the session queue to the connection's
@@ -425,6 +460,18 @@ func (cs *clientSession) pumpLocked(now time.Time) {
 		if !ok {
 			break
 		}
+		if !c.mayReceive(d.Msg.Topic) {
+			// Read permission is asked at the last moment, so it holds for
+			// queued and retained messages and after the rules change.
+			s.log.Debug("delivery denied", "client", cs.id, "topic", d.Msg.Topic)
+			if pid != 0 {
+				cs.st.Discard(pid)
+				if persist {
+					s.apply(Op{Kind: OpForget, ClientID: cs.id, Seq: d.Seq})
+				}
+			}
+			continue
+		}
 		if !c.appendPublish(&d, pid, false, now) && pid != 0 {
 			// v5 [MQTT-3.1.2-25]: too large for the client; behave as if
 			// it had been sent and acknowledged.
@@ -446,6 +493,7 @@ func (cs *clientSession) pumpLocked(now time.Time) {
 		c.needPump = true
 	}
 	c.kickLocked()
+	cs.accountLocked()
 }
 
 // refill runs after a flush drained output the pump had left full.

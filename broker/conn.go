@@ -33,10 +33,13 @@ type conn struct {
 	srv        *Server
 	prev, next *conn // Server.conns, guarded by Server.mu
 	nc         net.Conn
-	lcfg       *Listener
-	v          packet.Version
-	client     plugin.Client
-	sess       *clientSession
+	lst        *listenerRun
+	// authn and authz are the listener's or the server's plugins.
+	authn  plugin.Authenticator
+	authz  plugin.Authorizer
+	v      packet.Version
+	client plugin.Client
+	sess   *clientSession
 
 	keepAlive time.Duration
 	// maxPacketSize and aliasMax are the client's limits towards it (v5).
@@ -55,6 +58,20 @@ type conn struct {
 	// normalClose is set when the client ends with a normal DISCONNECT:
 	// no will.
 	normalClose bool
+
+	// authMethod is the enhanced authentication method the client logged
+	// in with (v5); auth is the exchange under way, during login (with the
+	// CONNECT it admits) or re-authentication. Used by the read loop only.
+	authMethod string
+	auth       *authRun
+	// assignedID is set when the broker chose the client id (v5).
+	assignedID bool
+	// rate is the client's publishing budget under MaxPublishRate and
+	// MaxPublishByteRate; used by the read loop only.
+	rate pubRate
+	// loggedIn is set once the client is admitted; from then on its
+	// client fields are read by other goroutines.
+	loggedIn atomic.Bool
 
 	omu      sync.Mutex
 	out      []byte
@@ -78,10 +95,16 @@ type conn struct {
 	finish1  sync.Once
 }
 
-func newConn(s *Server, nc net.Conn, lcfg *Listener) *conn {
-	c := &conn{srv: s, nc: nc, lcfg: lcfg}
+func newConn(s *Server, nc net.Conn, l *listenerRun) *conn {
+	c := &conn{srv: s, nc: nc, lst: l, authn: l.cfg.Authenticator, authz: l.cfg.Authorizer}
+	if c.authn == nil {
+		c.authn = s.opts.Authenticator
+	}
+	if c.authz == nil {
+		c.authz = s.opts.Authorizer
+	}
 	c.client.RemoteAddr = nc.RemoteAddr()
-	c.client.Listener = lcfg.Name
+	c.client.Listener = l.cfg.Name
 	return c
 }
 
@@ -95,10 +118,16 @@ var errNotConnect = errors.New("first packet is not CONNECT (v5 and v3.1.1 [MQTT
 // frame handles one complete packet: CONNECT first, then the rest.
 func (c *conn) frame(h packet.FixedHeader, body []byte) error {
 	if c.sess == nil {
-		if h.Type != packet.CONNECT {
+		var ok bool
+		switch {
+		case c.auth != nil:
+			ok = c.continueLogin(h, body)
+		case h.Type != packet.CONNECT:
 			return errNotConnect
+		default:
+			ok = c.connect(body)
 		}
-		if !c.connect(body) {
+		if !ok {
 			return errRefused
 		}
 		return nil
@@ -123,6 +152,10 @@ func (c *conn) serve() {
 			return
 		}
 		c.r.Version = c.v
+		if c.sess == nil {
+			// Still logging in: the connect timeout stands.
+			continue
+		}
 		if c.keepAlive > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
 		} else {
@@ -244,7 +277,11 @@ func (c *conn) handle(h packet.FixedHeader, body []byte) error {
 		if c.v != packet.V5 {
 			return &packet.Error{Code: packet.MalformedPacket, Reason: "AUTH before MQTT 5"}
 		}
-		return &packet.Error{Code: packet.ProtocolError, Reason: "AUTH without an authentication method"}
+		var p packet.Auth
+		if err := p.Decode(h.Flags, body, c.v); err != nil {
+			return err
+		}
+		return c.reauthenticate(&p)
 	default:
 		return &packet.Error{Code: packet.ProtocolError, Reason: h.Type.String() + " is sent only by a server"}
 	}

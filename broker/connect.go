@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,7 +57,8 @@ func (c *conn) redirect() bool {
 	return false
 }
 
-// connect handles the CONNECT packet and reports whether the client is in.
+// connect handles the CONNECT packet and reports whether the client is in,
+// or on its way in through an enhanced authentication exchange.
 func (c *conn) connect(body []byte) bool {
 	s := c.srv
 	var p packet.Connect
@@ -85,51 +86,67 @@ func (c *conn) connect(body []byte) bool {
 	// v5 [MQTT-3.1.2-29]: 0 keeps Reason Strings to CONNACK, PUBLISH and
 	// DISCONNECT.
 	c.problemInfo = !p.Props.HasRequestProblemInfo || p.Props.RequestProblemInfo == 1
+	if vs := c.lst.cfg.Versions; len(vs) > 0 && !slices.Contains(vs, c.v) {
+		return c.refuse(packet.UnsupportedProtocolVersion, "listener "+c.lst.cfg.Name+" does not accept MQTT "+c.v.String())
+	}
 	if s.opts.Redirect {
 		return c.redirect()
 	}
 	c.client.Username, c.client.HasUsername = strings.Clone(p.Username), p.HasUsername
-	cleanStart := p.CleanStart
-
-	id := strings.Clone(p.ClientID)
-	assigned := false
-	if id == "" {
+	if p.ClientID == "" {
 		switch {
 		case c.v == packet.V31:
 			return c.refuse(packet.ClientIdentifierNotValid, "MQTT 3.1 requires a client identifier")
-		case c.v == packet.V311 && !cleanStart:
+		case c.v == packet.V311 && !p.CleanStart:
 			// v3.1.1 [MQTT-3.1.3-8]
 			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier with Clean Session 0 (v3.1.1 [MQTT-3.1.3-8])")
 		}
-		id, assigned = newClientID(), true
+		c.client.ID, c.assignedID = newClientID(), true
+	} else {
+		c.client.ID = strings.Clone(p.ClientID)
 	}
-	c.client.ID = id
+	if code, why := s.admit(c); code != packet.Success {
+		return c.refuse(code, why)
+	}
 
-	if p.Props.AuthMethod != "" {
-		return c.refuse(packet.BadAuthenticationMethod, "no enhanced authentication method is configured")
+	certified := c.certificateIdentity()
+	if method := p.Props.AuthMethod; method != "" {
+		a := s.opts.EnhancedAuth[method]
+		if a == nil {
+			return c.refuse(packet.BadAuthenticationMethod, "authentication method "+method+" is not supported")
+		}
+		c.authMethod = strings.Clone(method)
+		c.auth = &authRun{ex: a.Start(&c.client)}
+		return c.loginStep(&p, p.Props.AuthData)
 	}
-	if !c.lcfg.AllowAnonymous && !p.HasUsername {
-		return c.refuse(packet.NotAuthorized, "anonymous clients are not allowed on listener "+c.lcfg.Name)
-	}
-	if !c.lcfg.AllowAnonymous && s.opts.Authenticator == nil {
-		// A user name nobody checks is no better than none, as Mosquitto
-		// refuses everyone on such a listener.
-		return c.refuse(packet.NotAuthorized, "listener "+c.lcfg.Name+" does not allow anonymous clients and has no authenticator")
-	}
-	if a := s.opts.Authenticator; a != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), s.opts.ConnectTimeout)
-		err := a.Authenticate(ctx, &c.client, plugin.Credentials{Password: p.Password, HasPassword: p.HasPassword})
-		cancel()
-		if err != nil {
-			code := packet.BadUserNameOrPassword
-			var rc packet.ReasonCode
-			if errors.As(err, &rc) {
-				code = rc
+	if !certified {
+		if !c.lst.cfg.AllowAnonymous && !p.HasUsername {
+			return c.refuse(packet.NotAuthorized, "anonymous clients are not allowed on listener "+c.lst.cfg.Name)
+		}
+		if !c.lst.cfg.AllowAnonymous && c.authn == nil {
+			// A user name nobody checks is no better than none, as Mosquitto
+			// refuses everyone on such a listener.
+			return c.refuse(packet.NotAuthorized, "listener "+c.lst.cfg.Name+" does not allow anonymous clients and has no authenticator")
+		}
+		if a := c.authn; a != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.ConnectTimeout)
+			err := a.Authenticate(ctx, &c.client, plugin.Credentials{Password: p.Password, HasPassword: p.HasPassword})
+			cancel()
+			if err != nil {
+				return c.loginFailed(err, packet.BadUserNameOrPassword)
 			}
-			return c.refuse(code, err.Error())
 		}
 	}
+	return c.login(&p, nil)
+}
 
+// login admits a client whose CONNECT passed authentication: its will, its
+// session and CONNACK, which carries authData when an enhanced
+// authentication method ran.
+func (c *conn) login(p *packet.Connect, authData []byte) bool {
+	s := c.srv
+	id := c.client.ID
+	cleanStart := p.CleanStart
 	if p.Will != nil {
 		w := p.Will
 		if byte(w.QoS) > s.opts.MaximumQoS {
@@ -139,6 +156,7 @@ func (c *conn) connect(body []byte) bool {
 			return c.refuse(packet.RetainNotSupported, "will retain while retain is unavailable (v5 [MQTT-3.2.2-13])")
 		}
 		if !c.mayPublish(w.Topic) {
+			s.log.Info("will topic denied", "client", id, "username", c.client.Username, "topic", w.Topic)
 			return c.refuse(packet.NotAuthorized, "not allowed to publish the will topic")
 		}
 		pub := packet.Publish{Topic: w.Topic, QoS: w.QoS, Retain: w.Retain, Payload: w.Payload, Props: w.Props}
@@ -190,7 +208,8 @@ func (c *conn) connect(body []byte) bool {
 	ack := &packet.Connack{SessionPresent: present, ReasonCode: packet.Success}
 	if c.v == packet.V5 {
 		pr := &ack.Props
-		if assigned {
+		pr.AuthMethod, pr.AuthData = c.authMethod, authData
+		if c.assignedID {
 			pr.AssignedClientID = id
 		}
 		if serverKeepAlive {
@@ -223,6 +242,7 @@ func (c *conn) connect(body []byte) bool {
 	}
 	s.log.Info("client connected", "client", id, "remote", c.client.RemoteAddr, "version", c.v.String(),
 		"clean_start", cleanStart, "session_present", present, "keep_alive", keepAlive)
+	c.loggedIn.Store(true)
 	cs.mu.Lock()
 	if ended {
 		c.connackWhenDurable(ack)
@@ -290,6 +310,5 @@ func (c *conn) mayPublish(topic string) bool {
 	if strings.HasPrefix(topic, "$") && !c.srv.opts.AllowDollarPublish {
 		return false
 	}
-	a := c.srv.opts.Authorizer
-	return a == nil || a.Authorize(&c.client, plugin.Publish, topic)
+	return c.authz == nil || c.authz.Authorize(&c.client, plugin.Publish, topic)
 }

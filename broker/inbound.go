@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,11 @@ import (
 func (c *conn) handlePublish(p *packet.Publish) error {
 	s := c.srv
 	s.stats.received.Add(1)
+	if s.opts.MaxPublishRate > 0 || s.opts.MaxPublishByteRate > 0 {
+		// After this PUBLISH is handled and acknowledged, the next read
+		// waits until the client is back within its rates.
+		defer c.throttle(len(p.Payload))
+	}
 	if c.v == packet.V5 && p.Props.TopicAlias != 0 {
 		alias := p.Props.TopicAlias
 		if int(alias) > s.opts.TopicAliasMaximum {
@@ -65,24 +71,32 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		}
 	}
 	code := packet.Success
-	if !c.mayPublish(p.Topic) {
-		s.log.Info("publish denied", "client", c.client.ID, "topic", p.Topic)
-		code = packet.NotAuthorized
-	} else {
+	var why string
+	switch {
+	case s.opts.MaxTopicLevels > 0 && strings.Count(p.Topic, "/") >= s.opts.MaxTopicLevels:
+		code, why = packet.TopicNameInvalid, "topic name has more than "+strconv.Itoa(s.opts.MaxTopicLevels)+" levels"
+	case !c.mayPublish(p.Topic):
+		code, why = packet.NotAuthorized, "not authorized to publish to "+p.Topic
+	case p.Retain && len(p.Payload) > 0 && !s.retainRoom(p):
+		code, why = packet.QuotaExceeded, "the retained message store is full"
+	default:
 		n, routed := s.publish(s.newMessage(p, c.client.ID, time.Now()))
 		stored = stored || routed
 		if n == 0 && c.v == packet.V5 {
 			code = packet.NoMatchingSubscribers
 		}
 	}
+	if code.IsError() {
+		s.log.Info("publish refused", "client", c.client.ID, "username", c.client.Username, "topic", p.Topic,
+			"qos", byte(p.QoS), "reason", code.String(), "detail", why)
+	}
 	if c.v != packet.V5 && code.IsError() {
 		// v3.1.1 [MQTT-3.3.5-2]: a refused PUBLISH is acknowledged as
 		// usual and discarded.
 		code = packet.Success
 	}
-	var why string
-	if code == packet.NotAuthorized && c.problemInfo {
-		why = "not authorized to publish to " + p.Topic
+	if !c.problemInfo {
+		why = ""
 	}
 	switch p.QoS {
 	case packet.AtLeastOnce:
@@ -218,8 +232,12 @@ func (s *Server) subscribe(c *conn, cs *clientSession, sub packet.Subscription, 
 		failed = packet.SharedSubscriptionsNotSupported
 	case s.opts.WildcardSubscriptionsDisabled && strings.ContainsAny(filter, "+#"):
 		failed = packet.WildcardSubscriptionsNotSupported
-	case s.opts.Authorizer != nil && !s.opts.Authorizer.Authorize(&c.client, plugin.Subscribe, filter):
+	case s.opts.MaxTopicLevels > 0 && strings.Count(filter, "/") >= s.opts.MaxTopicLevels:
+		failed = packet.TopicFilterInvalid
+	case c.authz != nil && !c.authz.Authorize(&c.client, plugin.Subscribe, filter):
 		failed = packet.NotAuthorized
+	case s.opts.MaxSubscriptionsPerClient > 0 && cs.st.Subscriptions.Len() >= s.opts.MaxSubscriptionsPerClient && !subscribed(cs, sub.Filter):
+		failed = packet.QuotaExceeded
 	default:
 		granted := min(sub.QoS, packet.QoS(s.opts.MaximumQoS))
 		existed, err := s.tree.Subscribe(topic.Subscription{
@@ -289,9 +307,75 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 	}
 }
 
+// subscribed reports whether the session has a subscription to filter.
+// The caller holds cs.mu.
+func subscribed(cs *clientSession, filter string) bool {
+	_, ok := cs.st.Subscriptions.Get(filter)
+	return ok
+}
+
 // mayReceive asks the Authorizer whether the client may receive a message
 // on the topic.
 func (c *conn) mayReceive(topic string) bool {
-	a := c.srv.opts.Authorizer
-	return a == nil || a.Authorize(&c.client, plugin.Receive, topic)
+	return c.authz == nil || c.authz.Authorize(&c.client, plugin.Receive, topic)
+}
+
+// retainRoom reports whether the retained set may take p, which replaces
+// the topic's retained message if it has one, within MaxRetainedMessages
+// and MaxRetainedBytes. Concurrent publishers may overshoot the limits by
+// one message each.
+func (s *Server) retainRoom(p *packet.Publish) bool {
+	maxCount, maxBytes := int64(s.opts.MaxRetainedMessages), s.opts.MaxRetainedBytes
+	if maxCount == 0 && maxBytes == 0 {
+		return true
+	}
+	var old *session.Message
+	if ms := s.retained.Match(p.Topic, nil); len(ms) > 0 {
+		old = ms[0]
+	}
+	if old == nil && maxCount > 0 && s.stats.retained.Load() >= maxCount {
+		return false
+	}
+	grow := int64(len(p.Topic) + len(p.Payload))
+	if old != nil {
+		grow -= int64(len(old.Topic) + len(old.Payload))
+	}
+	return maxBytes == 0 || grow <= 0 || s.stats.retainedBytes.Load()+grow <= maxBytes
+}
+
+// pubRate is a client's publishing budget: token buckets of messages and
+// payload bytes, which may run into debt.
+type pubRate struct {
+	msgs, bytes float64
+	last        time.Time
+}
+
+// throttle spends one message of size bytes from the client's budget and,
+// if that leaves it in debt, sleeps until the debt is paid: the read loop
+// stops reading, so TCP slows the client down and nothing is dropped.
+func (c *conn) throttle(size int) {
+	o := &c.srv.opts
+	r := &c.rate
+	now := time.Now()
+	if r.last.IsZero() {
+		r.msgs, r.bytes = o.MaxPublishRate, o.MaxPublishByteRate
+	} else {
+		elapsed := now.Sub(r.last).Seconds()
+		r.msgs = min(o.MaxPublishRate, r.msgs+elapsed*o.MaxPublishRate)
+		r.bytes = min(o.MaxPublishByteRate, r.bytes+elapsed*o.MaxPublishByteRate)
+	}
+	r.last = now
+	var wait float64
+	if rate := o.MaxPublishRate; rate > 0 {
+		r.msgs--
+		wait = max(wait, -r.msgs/rate)
+	}
+	if rate := o.MaxPublishByteRate; rate > 0 {
+		r.bytes -= float64(size)
+		wait = max(wait, -r.bytes/rate)
+	}
+	if wait > 0 {
+		c.srv.stats.throttled.Add(1)
+		time.Sleep(time.Duration(wait * float64(time.Second)))
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/petrelmq/petrel/internal/session"
+	"github.com/petrelmq/petrel/packet"
 	"github.com/petrelmq/petrel/plugin"
 )
 
@@ -95,6 +96,60 @@ type Options struct {
 	// gets each message. Default RoundRobin.
 	SharedStrategy SharedStrategy
 
+	// EnhancedAuth holds the enhanced authentication methods (v5 §4.12)
+	// by the name a client gives as Authentication Method, such as
+	// "SCRAM-SHA-256". A client naming another method is refused with Bad
+	// Authentication Method.
+	EnhancedAuth map[string]plugin.EnhancedAuthenticator
+	// AuthFailureDelay is how long a failed login waits before its
+	// refusal, which slows password guessing down. Default 1 s; negative
+	// means no delay.
+	AuthFailureDelay time.Duration
+	// AuthFailureLimit is how many failed logins one address may have in
+	// a minute; past it, its further logins are refused with Connection
+	// Rate Exceeded until the minute is over. Default 10; negative means no
+	// limit.
+	AuthFailureLimit int
+
+	// MaxConnections caps the open connections of all listeners together;
+	// 0 is no cap. Connections past it are refused with Server Busy.
+	MaxConnections int
+	// MaxConnectionRate is how many new connections a second one address
+	// may open, with a burst of as many; 0 is no limit. Connections past
+	// it are refused with Connection Rate Exceeded.
+	MaxConnectionRate float64
+	// FlapThreshold, FlapWindow and FlapBan detect flapping: a client id
+	// that connects more than FlapThreshold times within FlapWindow is
+	// banned for FlapBan. FlapThreshold 0 (the default) turns it off;
+	// the window defaults to a minute and the ban to five.
+	FlapThreshold int
+	FlapWindow    time.Duration
+	FlapBan       time.Duration
+	// MaxPublishRate and MaxPublishByteRate limit what one client may
+	// publish, in messages and in payload bytes a second; 0 is no limit.
+	// A client above them is slowed down by not reading from it, so TCP
+	// pushes back on it; nothing is dropped.
+	MaxPublishRate     float64
+	MaxPublishByteRate float64
+	// MaxSubscriptionsPerClient caps one session's subscriptions; a
+	// SUBSCRIBE past it gets Quota Exceeded. 0 is no cap.
+	MaxSubscriptionsPerClient int
+	// MaxTopicLevels caps the levels of topic names and filters; a longer
+	// one is refused with Topic Name Invalid or Topic Filter Invalid. 0 is
+	// no cap.
+	MaxTopicLevels int
+	// MaxRetainedMessages and MaxRetainedBytes cap the retained set; a
+	// retained PUBLISH that would grow it past either is refused with
+	// Quota Exceeded and not delivered. 0 is no cap.
+	MaxRetainedMessages int
+	MaxRetainedBytes    int64
+	// MaxQueuedMemory caps the payload and topic bytes held in all
+	// sessions' queues together. Past it, a message that would wait in a
+	// queue is dropped (and counted) instead, so a crowd of slow or
+	// offline clients cannot exhaust memory; a session whose policy is
+	// Disconnect is disconnected. 0 is no cap.
+	MaxQueuedMemory int64
+
 	// GoroutinePerConnection reads every connection on a goroutine of its
 	// own instead of through the epoll-based Poller, which on Linux serves
 	// plain TCP connections with no goroutine or buffer while they are
@@ -158,6 +213,18 @@ func (o Options) withDefaults() Options {
 	if !o.MaximumQoSSet {
 		o.MaximumQoS = 2
 	}
+	if o.AuthFailureDelay == 0 {
+		o.AuthFailureDelay = time.Second
+	}
+	if o.AuthFailureLimit == 0 {
+		o.AuthFailureLimit = 10
+	}
+	if o.FlapWindow == 0 {
+		o.FlapWindow = time.Minute
+	}
+	if o.FlapBan == 0 {
+		o.FlapBan = 5 * time.Minute
+	}
 	if o.SysInterval == 0 {
 		o.SysInterval = 10 * time.Second
 	}
@@ -173,4 +240,33 @@ type Listener struct {
 	Name string
 	// AllowAnonymous admits clients that send no user name.
 	AllowAnonymous bool
+	// Versions lists the protocol versions the listener accepts; empty
+	// accepts 3.1, 3.1.1 and 5.0. A client of another version is refused
+	// with Unsupported Protocol Version.
+	Versions []packet.Version
+	// MaxConnections caps the listener's open connections; 0 is no cap.
+	// Connections past it are refused with Server Busy (v5) or Server
+	// Unavailable (3.1.1).
+	MaxConnections int
+	// Identity takes the client's user name from its TLS client
+	// certificate, as Mosquitto's use_identity_as_username and
+	// use_subject_as_username do: a client whose connection carries a
+	// verified certificate is then authenticated by it, whatever user name
+	// and password it sends. NoIdentity (the default) leaves the user name
+	// to CONNECT.
+	Identity CertIdentity
+	// Authenticator and Authorizer, when not nil, replace the Options'
+	// ones for this listener's clients.
+	Authenticator plugin.Authenticator
+	Authorizer    plugin.Authorizer
 }
+
+// CertIdentity says which part of a TLS client certificate names the client.
+type CertIdentity byte
+
+// The certificate identities.
+const (
+	NoIdentity         CertIdentity = iota // the user name comes from CONNECT
+	IdentityCommonName                     // the subject's Common Name
+	IdentitySubject                        // the whole subject, as RFC 2253 text
+)

@@ -26,6 +26,7 @@ func (s *Server) restore() error {
 		}
 		s.retained.Set(m.Topic, m)
 		s.stats.retained.Add(1)
+		s.stats.retainedBytes.Add(retainedSize(m))
 	}
 	limits := session.Limits{
 		MaxInflight:    s.opts.MaxInflight,
@@ -45,6 +46,7 @@ func (s *Server) restore() error {
 		cs := &clientSession{id: ss.ClientID, srv: s, st: session.New(ss.ClientID, limits),
 			version: ss.Version, expiry: ss.Expiry}
 		cs.st.Restore(ss.Queued, ss.Inflight, ss.InboundQoS2)
+		cs.accountLocked()
 		for _, sub := range ss.Subscriptions {
 			share, filter, _, err := topic.ParseShared(sub.Filter)
 			if err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/petrelmq/petrel/internal/session"
 	"github.com/petrelmq/petrel/internal/topic"
 	"github.com/petrelmq/petrel/packet"
-	"github.com/petrelmq/petrel/plugin"
 )
 
 var resultPool = sync.Pool{New: func() any { return new(topic.Result) }}
@@ -25,15 +24,21 @@ func (s *Server) publish(m *session.Message) (n int, stored bool) {
 		if len(m.Payload) == 0 {
 			// v5 [MQTT-3.3.1-6], v3.1.1 [MQTT-3.3.1-10]: an empty retained
 			// message deletes the one stored, and is not itself stored.
-			if s.retained.Delete(m.Topic) {
+			if old, ok := s.retained.Take(m.Topic); ok {
 				s.stats.retained.Add(-1)
+				s.stats.retainedBytes.Add(-retainedSize(old))
 				s.apply(Op{Kind: OpUnretain, Topic: m.Topic})
 			}
 		} else {
 			m.Shared = true // future subscribers will get it too
-			if !s.retained.Set(m.Topic, m) {
+			old, replaced := s.retained.Swap(m.Topic, m)
+			grow := retainedSize(m)
+			if replaced {
+				grow -= retainedSize(old)
+			} else {
 				s.stats.retained.Add(1)
 			}
+			s.stats.retainedBytes.Add(grow)
 			s.apply(Op{Kind: OpRetain, Msg: m})
 		}
 		stored = s.store != nil
@@ -44,6 +49,10 @@ func (s *Server) publish(m *session.Message) (n int, stored bool) {
 	}
 	return n, stored || routed
 }
+
+// retainedSize is what a retained message counts against
+// MaxRetainedBytes: its topic and payload.
+func retainedSize(m *session.Message) int64 { return int64(len(m.Topic) + len(m.Payload)) }
 
 // publishWill publishes a will message.
 func (s *Server) publishWill(m *session.Message) {
@@ -127,21 +136,14 @@ func cmpBool(a, b bool) int {
 	return -1
 }
 
-// deliverTo hands a delivery to a client's session, if it still exists and
-// may receive the topic, and reports whether the delivery went to the
-// store.
+// deliverTo hands a delivery to a client's session, if it still exists,
+// and reports whether the delivery went to the store. Whether the client
+// may receive the topic is asked when the message goes out, so a queued
+// message meets the rules in force then.
 func (s *Server) deliverTo(clientID string, d session.Delivery) (ok, stored bool) {
 	cs, ok := s.sessions.load(clientID)
 	if !ok {
 		return false, false
-	}
-	if a := s.opts.Authorizer; a != nil {
-		cs.mu.Lock()
-		c := cs.conn
-		cs.mu.Unlock()
-		if c != nil && !a.Authorize(&c.client, plugin.Receive, d.Msg.Topic) {
-			return false, false
-		}
 	}
 	return true, s.deliver(cs, d)
 }

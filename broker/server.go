@@ -52,6 +52,10 @@ type Server struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 
+	// open counts the open connections of every listener.
+	open  atomic.Int64
+	guard guard
+
 	stats   stats
 	started time.Time
 }
@@ -100,6 +104,7 @@ func (s *Server) Serve(l net.Listener, cfg Listener) error {
 	if cfg.Name == "" {
 		cfg.Name = l.Addr().String()
 	}
+	run := &listenerRun{cfg: cfg}
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
@@ -134,7 +139,7 @@ func (s *Server) Serve(l net.Listener, cfg Listener) error {
 			return err
 		}
 		backoff = 0
-		c := newConn(s, nc, &cfg)
+		c := newConn(s, nc, run)
 		s.mu.Lock()
 		if s.closing.Load() {
 			s.mu.Unlock()
@@ -146,6 +151,8 @@ func (s *Server) Serve(l net.Listener, cfg Listener) error {
 			s.conns.prev = c
 		}
 		s.conns = c
+		run.open.Add(1)
+		s.open.Add(1)
 		s.wg.Add(1)
 		s.mu.Unlock()
 		_, tcp := nc.(*net.TCPConn)
@@ -179,6 +186,8 @@ func (s *Server) forget(c *conn) {
 	}
 	c.prev, c.next = nil, nil
 	s.mu.Unlock()
+	c.lst.open.Add(-1)
+	s.open.Add(-1)
 	s.wg.Done()
 }
 

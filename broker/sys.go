@@ -39,6 +39,13 @@ func (s *Server) sysOnce() {
 		{"$SYS/broker/messages/dropped", strconv.FormatInt(st.dropped.Load(), 10)},
 		{"$SYS/broker/subscriptions/count", strconv.FormatInt(st.subscriptions.Load(), 10)},
 		{"$SYS/broker/retained messages/count", strconv.FormatInt(st.retained.Load(), 10)},
+		{"$SYS/broker/retained messages/bytes", strconv.FormatInt(st.retainedBytes.Load(), 10)},
+		{"$SYS/broker/messages/dropped/memory", strconv.FormatInt(st.droppedMemory.Load(), 10)},
+		{"$SYS/broker/messages/queued/bytes", strconv.FormatInt(st.queuedBytes.Load(), 10)},
+		{"$SYS/broker/clients/auth failures", strconv.FormatInt(st.authFailures.Load(), 10)},
+		{"$SYS/broker/clients/refused/banned", strconv.FormatInt(st.refusedBanned.Load(), 10)},
+		{"$SYS/broker/clients/refused/limit", strconv.FormatInt(st.refusedLimit.Load(), 10)},
+		{"$SYS/broker/publish/throttled", strconv.FormatInt(st.throttled.Load(), 10)},
 	} {
 		s.publish(&session.Message{Topic: kv.topic, Payload: []byte(kv.value), Retain: true})
 	}

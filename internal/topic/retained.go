@@ -35,6 +35,12 @@ type retainedNode[V any] struct {
 // [MQTT-3.3.1-6] is the caller's decision: Set stores what it is given. The
 // tree copies topic, so it may alias a read buffer.
 func (r *Retained[V]) Set(topic string, v V) (replaced bool) {
+	_, replaced = r.Swap(topic, v)
+	return replaced
+}
+
+// Swap is Set that also returns the value it replaced.
+func (r *Retained[V]) Swap(topic string, v V) (old V, replaced bool) {
 	var key string
 	first := true
 	r.lr.write(func(root *retainedNode[V]) {
@@ -63,7 +69,7 @@ func (r *Retained[V]) Set(topic string, v V) (replaced bool) {
 			start = end + 1
 		}
 		if first {
-			replaced = n.set
+			old, replaced = n.value, n.set
 			first = false
 		}
 		n.value, n.set = v, true
@@ -71,13 +77,18 @@ func (r *Retained[V]) Set(topic string, v V) (replaced bool) {
 	if !replaced {
 		r.count.Add(1)
 	}
-	return replaced
+	return old, replaced
 }
 
 // Delete removes the retained message of topic and reports whether there was
 // one.
 func (r *Retained[V]) Delete(topic string) bool {
-	var found bool
+	_, found := r.Take(topic)
+	return found
+}
+
+// Take is Delete that also returns the value it removed.
+func (r *Retained[V]) Take(topic string) (old V, found bool) {
 	first := true
 	r.lr.write(func(root *retainedNode[V]) {
 		type step struct {
@@ -96,7 +107,7 @@ func (r *Retained[V]) Delete(topic string) bool {
 			return
 		}
 		if first {
-			found = true
+			old, found = n.value, true
 			first = false
 		}
 		var zero V
@@ -114,7 +125,7 @@ func (r *Retained[V]) Delete(topic string) bool {
 	if found {
 		r.count.Add(-1)
 	}
-	return found
+	return old, found
 }
 
 // Match appends to into the retained values whose topics match filter, a
