@@ -40,6 +40,10 @@ var rules = []rule{
 	// the broker never imports a store adapter.
 	{Pkg: "store/...", Only: []string{"broker", "packet", "internal/session"},
 		Deny: []string{"github.com/nats-io/"}},
+	// Authenticators and authorizers implement plugin's interfaces; the
+	// broker consumes those and never these, nor they the broker.
+	{Pkg: "auth/...", Only: []string{"plugin", "packet", "auth/..."},
+		Deny: []string{"github.com/cockroachdb/pebble", "github.com/prometheus/", "github.com/nats-io/"}},
 	{Pkg: "internal/packettest", Only: []string{"packet"}},
 	// Tests of every package issue certificates with it, so it must not
 	// drag anything into them.
@@ -151,6 +155,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		{path: "packet", deps: []string{"fmt", module + "/internal/topic", "github.com/x/y"}},
 		{path: "internal/session", imports: []string{"fmt", module + "/broker"}},
 		{path: "broker", imports: []string{module + "/store/pebblestore"}, deps: []string{"github.com/cockroachdb/pebble/v2"}},
+		{path: "auth", imports: []string{module + "/broker", module + "/plugin"}},
 	}
 	got := violations(bad)
 	want := []string{
@@ -159,6 +164,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		"internal/session must not import broker",
 		"broker must not import store/pebblestore",
 		"broker must not depend on github.com/cockroachdb/pebble/v2",
+		"auth must not import broker",
 	}
 	for _, w := range want {
 		if !slices.ContainsFunc(got, func(g string) bool { return strings.HasPrefix(g, w) }) {
