@@ -5,6 +5,8 @@
 //   - PasswordFile: user names and password hashes in a file that also
 //     reads Mosquitto's, with the SCRAM keys of each user beside the hash
 //     (PasswordLine writes a user's line; the format is documented there).
+//   - ACL: Mosquitto-style topic rules per user, per client and for every
+//     client, read from a file (OpenACL documents the syntax).
 //   - SCRAM: SCRAM-SHA-256 and SCRAM-SHA-512 (RFC 5802, RFC 7677) as MQTT 5
 //     enhanced authentication, with keys from a PasswordFile or any other
 //     SCRAMCredentialSource.
