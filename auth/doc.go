@@ -10,18 +10,20 @@
 //   - SCRAM: SCRAM-SHA-256 and SCRAM-SHA-512 (RFC 5802, RFC 7677) as MQTT 5
 //     enhanced authentication, with keys from a PasswordFile or any other
 //     SCRAMCredentialSource.
+//   - HTTPHook: asks a web service whether a client may connect.
 //
 // It is one package rather than one per method because the methods share
-// their pieces (the password file is the SCRAM credential store) and their
-// third-party dependencies, golang.org/x/crypto's argon2 and
-// github.com/xdg-go/stringprep, are small and bring little else:
+// their pieces (the password file is the SCRAM credential store; the
+// password file and the HTTP hook remember accepted credentials the same
+// way) and their third-party dependencies, golang.org/x/crypto's argon2
+// and github.com/xdg-go/stringprep, are small and bring little else:
 // splitting would make every user import several packages and save no
 // build weight.
 //
 // Every refusal is an error that wraps the packet.ReasonCode the client
 // gets in CONNACK. Its text is sent to MQTT 5 clients as the Reason String,
-// so it says what went wrong without revealing a password, a hash, or
-// whether an unknown user exists.
+// so it says what went wrong without revealing a password, a hash, an
+// internal address, or whether an unknown user exists.
 //
 // auth imports plugin, packet and the standard library (plus the libraries
 // named above), never broker: the broker consumes plugin's interfaces and

@@ -66,6 +66,9 @@ type conn struct {
 	auth       *authRun
 	// assignedID is set when the broker chose the client id (v5).
 	assignedID bool
+	// refusedMark is the server's count of refused store writes when the
+	// packet being handled arrived; see durable.
+	refusedMark int64
 	// rate is the client's publishing budget under MaxPublishRate and
 	// MaxPublishByteRate; used by the read loop only.
 	rate pubRate
@@ -219,6 +222,9 @@ func (c *conn) endWith(err error) {
 // handle dispatches one packet after CONNECT.
 func (c *conn) handle(h packet.FixedHeader, body []byte) error {
 	c.srv.stats.packetsReceived.Add(1)
+	if c.srv.store != nil {
+		c.refusedMark = c.srv.storeRefused.Load()
+	}
 	switch h.Type {
 	case packet.PUBLISH:
 		var p packet.Publish

@@ -27,6 +27,8 @@ type Server struct {
 	// storeFailed is set once a write to the store has failed: what the
 	// store holds is no longer what was acknowledged.
 	storeFailed atomic.Bool
+	// storeRefused counts writes the store refused for lack of space.
+	storeRefused atomic.Int64
 
 	// poller drives plain TCP connections; nil when unavailable or turned
 	// off, and then each connection reads on its own goroutine.

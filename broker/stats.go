@@ -20,6 +20,8 @@ type stats struct {
 	refusedBanned   atomic.Int64 // connections refused by a ban
 	refusedLimit    atomic.Int64 // connections refused by a connection limit or rate
 	throttled       atomic.Int64 // times a client's reading paused for its publish rate
+	// refusedStoreFull counts packets refused because the store was full.
+	refusedStoreFull atomic.Int64
 	// queuedBytes is the size of the messages in all session queues, kept
 	// only while MaxQueuedMemory is set.
 	queuedBytes atomic.Int64

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"time"
 
 	"github.com/petrelmq/petrel/internal/session"
@@ -44,6 +45,13 @@ const (
 // keeps them short: they queue a packet and return. The broker sends an
 // acknowledgement (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) only from
 // done, so an acknowledged change is durable as far as the Store promises.
+//
+// A Store that cannot write for lack of space fails the batch with an
+// error wrapping ErrStoreFull and keeps working: the broker refuses what
+// needed the write (Quota Exceeded to a v5 publisher, a disconnect for
+// earlier versions) and carries on, and writes succeed again once there is
+// room. Any other failed write is taken to leave the store unreliable:
+// from then on nothing that needs it is acknowledged.
 //
 // Load is called once, by New, before the server serves anyone.
 type Store interface {
@@ -127,10 +135,18 @@ func (s *Server) apply(ops ...Op) {
 	}
 }
 
+// ErrStoreFull is what a Store's error wraps when it refuses a write for
+// lack of space.
+var ErrStoreFull = errors.New("the store is full")
+
 // noteStoreFailure is the done callback of writes that no acknowledgement
 // waits on directly.
 func (s *Server) noteStoreFailure(err error) {
-	if err != nil && s.storeFailed.CompareAndSwap(false, true) {
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrStoreFull):
+		s.storeRefused.Add(1)
+	case s.storeFailed.CompareAndSwap(false, true):
 		s.log.Error("store write failed; from now on nothing is acknowledged that needs the store", "err", err)
 	}
 }
@@ -150,18 +166,62 @@ func (c *conn) durable(stored bool, ack packet.Packet, then func()) {
 		}
 		return
 	}
+	mark := c.refusedMark
 	s.store.Apply(nil, func(err error) {
 		// Done callbacks run in Apply order, so a failed write before
-		// this barrier has already set storeFailed.
-		if err != nil || s.storeFailed.Load() {
+		// this barrier has already set storeFailed, or counted a refusal
+		// since this packet's handling began (another client's refusal
+		// counts too: refusing when unsure only makes a client resend).
+		switch {
+		case errors.Is(err, ErrStoreFull) || err == nil && s.storeRefused.Load() != mark:
+			c.refuseForSpace(ack)
+		case err != nil || s.storeFailed.Load():
 			s.log.Error("store write failed; disconnecting the client unacknowledged", "client", c.client.ID, "err", err)
 			// Off the store's callback goroutine: the DISCONNECT write may wait.
 			go c.disconnect(packet.UnspecifiedError, "", "the server could not store the message")
-			return
-		}
-		c.send(ack)
-		if then != nil {
-			then()
+		default:
+			c.send(ack)
+			if then != nil {
+				then()
+			}
 		}
 	})
+}
+
+// refuseForSpace answers a packet whose writes the store refused for lack
+// of space: a v5 publisher gets its PUBACK or PUBREC with Quota Exceeded,
+// anyone else is disconnected unacknowledged, so it sends again later.
+func (c *conn) refuseForSpace(ack packet.Packet) {
+	s := c.srv
+	s.stats.refusedStoreFull.Add(1)
+	const why = "the server's disk is full"
+	if c.v == packet.V5 {
+		switch a := ack.(type) {
+		case *packet.Puback:
+			a.ReasonCode, a.Props.ReasonString = packet.QuotaExceeded, c.reason(why)
+			c.send(a)
+			return
+		case *packet.Pubrec:
+			// A failed PUBREC ends the exchange: no PUBREL follows.
+			cs := c.sess
+			cs.mu.Lock()
+			if cs.st.Release(a.PacketID) && cs.persistent() {
+				s.apply(Op{Kind: OpReleased, ClientID: cs.id, PacketID: a.PacketID})
+			}
+			cs.mu.Unlock()
+			a.ReasonCode, a.Props.ReasonString = packet.QuotaExceeded, c.reason(why)
+			c.send(a)
+			return
+		}
+	}
+	s.log.Warn("store full; disconnecting the client unacknowledged", "client", c.client.ID, "packet", ack.Type().String())
+	go c.disconnect(packet.QuotaExceeded, "", why)
+}
+
+// reason is why, if the client accepts Reason Strings on acknowledgements.
+func (c *conn) reason(why string) string {
+	if c.problemInfo {
+		return why
+	}
+	return ""
 }

@@ -46,6 +46,7 @@ func (s *Server) sysOnce() {
 		{"$SYS/broker/clients/refused/banned", strconv.FormatInt(st.refusedBanned.Load(), 10)},
 		{"$SYS/broker/clients/refused/limit", strconv.FormatInt(st.refusedLimit.Load(), 10)},
 		{"$SYS/broker/publish/throttled", strconv.FormatInt(st.throttled.Load(), 10)},
+		{"$SYS/broker/store/refused full", strconv.FormatInt(st.refusedStoreFull.Load(), 10)},
 	} {
 		s.publish(&session.Message{Topic: kv.topic, Payload: []byte(kv.value), Retain: true})
 	}

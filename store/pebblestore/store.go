@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,7 +31,24 @@ type Options struct {
 	Durability Durability
 	// Logger receives Pebble's own messages; nil means slog.Default().
 	Logger *slog.Logger
+	// MinFreeSpace is the free disk space below which the store refuses
+	// writes with an error wrapping broker.ErrStoreFull, so the broker
+	// refuses what needed them instead of acknowledging it, and Pebble,
+	// which cannot survive a failed write to its log, never meets a full
+	// disk. Default 64 MiB; negative turns the check off.
+	MinFreeSpace int64
+	// FS is the file system the store lives on; nil means the operating
+	// system's. Tests use it to inject faults.
+	FS vfs.FS
 }
+
+// defaultMinFreeSpace leaves room for Pebble's own flushes and
+// compactions, which need space to free space.
+const defaultMinFreeSpace = 64 << 20
+
+// ErrDiskFull is the error, wrapping broker.ErrStoreFull, that refused
+// writes carry while free space is below Options.MinFreeSpace.
+var ErrDiskFull = fmt.Errorf("pebblestore: free disk space is below the reserve: %w", broker.ErrStoreFull)
 
 // Durability is the trade-off between acknowledgement latency and what a
 // power failure may lose. A process crash (kill -9) loses nothing
@@ -97,8 +113,15 @@ func ParseDurability(s string) (Durability, error) {
 // the done callbacks to a notifier goroutine that calls them in order
 // while the next group is written.
 type Store struct {
-	dir    string
-	db     *pebble.DB
+	dir string
+	db  *pebble.DB
+	fs  vfs.FS
+	log *slog.Logger
+	// reserve is the free space writes leave; negative means unchecked.
+	reserve int64
+	// full is set while writes are refused for lack of space; used by
+	// the committer only.
+	full   bool
 	write  *pebble.WriteOptions
 	every  time.Duration // the sync interval under Batch; 0 otherwise
 	wake   chan struct{} // a batch is queued
@@ -129,25 +152,33 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Durability.mode == modeBatch && opts.Durability.every <= 0 {
 		return nil, fmt.Errorf("pebblestore: durability %v: the batch interval must be positive", opts.Durability)
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	fs := opts.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	if err := fs.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("pebblestore: create data directory: %w", err)
 	}
-	if err := checkForeign(dir); err != nil {
+	if err := checkForeign(fs, dir); err != nil {
 		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	db, err := pebble.Open(dir, &pebble.Options{FormatMajorVersion: pebble.FormatNewest, Logger: logger{log}})
+	db, err := pebble.Open(dir, &pebble.Options{FS: fs, FormatMajorVersion: pebble.FormatNewest, Logger: logger{log}})
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: open data directory %s: %w", dir, err)
 	}
 	if err := checkFormat(db, dir); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
+	reserve := opts.MinFreeSpace
+	if reserve == 0 {
+		reserve = defaultMinFreeSpace
+	}
 	s := &Store{
-		dir: dir, db: db, write: pebble.Sync,
+		dir: dir, db: db, fs: fs, reserve: reserve, log: log, write: pebble.Sync,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}),
 		notify: make(chan []pending, 64), done: make(chan struct{}),
 		batch: db.NewBatch(),
@@ -165,22 +196,22 @@ func Open(dir string, opts Options) (*Store, error) {
 
 // checkForeign refuses a non-empty directory without a Pebble database
 // in it, so that a mistyped data directory is not silently filled.
-func checkForeign(dir string) error {
-	desc, err := pebble.Peek(dir, vfs.Default)
+func checkForeign(fs vfs.FS, dir string) error {
+	desc, err := pebble.Peek(dir, fs)
 	if err != nil {
 		return fmt.Errorf("pebblestore: read data directory %s: %w", dir, err)
 	}
 	if desc.Exists {
 		return nil
 	}
-	entries, err := os.ReadDir(dir)
+	names, err := fs.List(dir)
 	if err != nil {
 		return fmt.Errorf("pebblestore: read data directory %s: %w", dir, err)
 	}
-	for _, e := range entries {
+	for _, name := range names {
 		// An interrupted first start leaves Pebble's lock file behind.
-		if e.Name() != "LOCK" {
-			return fmt.Errorf("pebblestore: %s is not empty and holds no Petrel store (found %q); choose an empty or new data directory", dir, e.Name())
+		if name != "LOCK" {
+			return fmt.Errorf("pebblestore: %s is not empty and holds no Petrel store (found %q); choose an empty or new data directory", dir, name)
 		}
 	}
 	return nil
@@ -354,6 +385,9 @@ func (s *Store) commit() {
 		// An empty round (only barriers) needs no write: every earlier
 		// round was committed as Durability says before its callbacks ran.
 		if !b.Empty() {
+			err = s.checkSpace(b.Len())
+		}
+		if !b.Empty() && err == nil {
 			if err = b.Commit(s.write); err != nil {
 				err = fmt.Errorf("pebblestore: write %s: %w", s.dir, err)
 			} else if s.write.Sync {
@@ -378,6 +412,35 @@ func (s *Store) commit() {
 			return
 		}
 	}
+}
+
+// checkSpace refuses a write of size bytes that would leave less free
+// space than the reserve, logging when the store fills and when it has
+// room again.
+func (s *Store) checkSpace(size int) error {
+	if s.reserve < 0 {
+		return nil
+	}
+	u, err := s.fs.GetDiskUsage(s.dir)
+	if err != nil {
+		// Without a measure the write goes ahead: refusing every write
+		// because statfs failed would be worse.
+		return nil
+	}
+	full := int64(u.AvailBytes) < s.reserve+int64(size)
+	if full != s.full {
+		s.full = full
+		if full {
+			s.log.Error("the data directory's disk is nearly full; refusing writes, so messages that need the store are refused",
+				"dir", s.dir, "free", u.AvailBytes, "reserve", s.reserve)
+		} else {
+			s.log.Warn("the data directory's disk has room again; accepting writes", "dir", s.dir, "free", u.AvailBytes)
+		}
+	}
+	if full {
+		return ErrDiskFull
+	}
+	return nil
 }
 
 // syncLog syncs Pebble's write-ahead log.
