@@ -11,14 +11,15 @@
 //     enhanced authentication, with keys from a PasswordFile or any other
 //     SCRAMCredentialSource.
 //   - HTTPHook: asks a web service whether a client may connect.
+//   - JWT: a signed JSON Web Token in the password field.
 //
 // It is one package rather than one per method because the methods share
 // their pieces (the password file is the SCRAM credential store; the
 // password file and the HTTP hook remember accepted credentials the same
-// way) and their third-party dependencies, golang.org/x/crypto's argon2
-// and github.com/xdg-go/stringprep, are small and bring little else:
-// splitting would make every user import several packages and save no
-// build weight.
+// way) and their third-party dependencies, golang.org/x/crypto's argon2,
+// github.com/xdg-go/stringprep and github.com/golang-jwt/jwt, are small
+// and bring little else: splitting would make every user import several
+// packages and save no build weight.
 //
 // Every refusal is an error that wraps the packet.ReasonCode the client
 // gets in CONNACK. Its text is sent to MQTT 5 clients as the Reason String,
