@@ -39,6 +39,9 @@ type clientSession struct {
 	gone bool
 	// accounted is the queue size last added to the server's queued bytes.
 	accounted int64
+	// overflowing is set when the queue overflows and cleared when it
+	// empties, so each episode is logged once.
+	overflowing bool
 	// online mirrors conn != nil for readers that take no lock: the shared
 	// subscription picker prefers online members.
 	online atomic.Bool
@@ -352,6 +355,13 @@ func (s *Server) unsubscribeAll(cs *clientSession) {
 // cs.mu.
 func (s *Server) enqueueLocked(cs *clientSession, d session.Delivery) (stored, overflow bool) {
 	queued, dropped, result := cs.st.Enqueue(d)
+	if result != session.Queued && !cs.overflowing {
+		// Logged once per episode: a slow consumer overflows on every
+		// message.
+		cs.overflowing = true
+		s.log.Warn("session queue full; applying the overflow policy", "client", cs.id,
+			"queued", cs.st.Queued(), "queued_bytes", cs.st.QueuedBytes(), "policy", s.opts.QueueOverflow.String())
+	}
 	persist := cs.persistent()
 	for _, old := range dropped {
 		s.stats.dropped.Add(1)
@@ -494,6 +504,10 @@ func (cs *clientSession) pumpLocked(now time.Time) {
 	}
 	c.kickLocked()
 	cs.accountLocked()
+	if cs.overflowing && cs.st.Queued() == 0 {
+		cs.overflowing = false
+		s.log.Info("session queue drained", "client", cs.id)
+	}
 }
 
 // refill runs after a flush drained output the pump had left full.

@@ -22,6 +22,19 @@ const (
 	Disconnect
 )
 
+// String is the policy's name in configuration.
+func (p OverflowPolicy) String() string {
+	switch p {
+	case DropOldest:
+		return "drop_oldest"
+	case DropNewest:
+		return "drop_newest"
+	case Disconnect:
+		return "disconnect"
+	}
+	return "unknown"
+}
+
 // Limits bound one session's outbound state.
 type Limits struct {
 	// MaxInflight is the outbound window: QoS 1 and 2 messages sent and not
