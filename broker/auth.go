@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 
+	"github.com/petrelmq/petrel/internal/listener"
 	"github.com/petrelmq/petrel/packet"
 	"github.com/petrelmq/petrel/plugin"
 )
@@ -139,16 +140,11 @@ func (c *conn) certificateIdentity() bool {
 	if !ok {
 		return false
 	}
-	st := tc.ConnectionState()
-	if len(st.VerifiedChains) == 0 || len(st.VerifiedChains[0]) == 0 {
-		return false
-	}
-	cert := st.VerifiedChains[0][0]
-	name := cert.Subject.CommonName
+	name, ok := listener.CommonName(tc.ConnectionState())
 	if mode == IdentitySubject {
-		name = cert.Subject.String()
+		name, ok = listener.Subject(tc.ConnectionState())
 	}
-	if name == "" {
+	if !ok {
 		return false
 	}
 	c.client.Username, c.client.HasUsername = name, true

@@ -36,6 +36,13 @@ func StartListener(t testing.TB, opts broker.Options, cfg broker.Listener) *Brok
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
+	return StartOn(t, opts, l, cfg)
+}
+
+// StartOn is StartListener on a listener the test made: TLS or
+// WebSocket, say. The broker closes it when it stops.
+func StartOn(t testing.TB, opts broker.Options, l net.Listener, cfg broker.Listener) *Broker {
+	t.Helper()
 	var logs *testLog
 	if opts.Logger == nil {
 		logs = &testLog{t: t}
