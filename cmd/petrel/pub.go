@@ -38,8 +38,11 @@ type mqttArgs struct {
 	willTopic, willPayload                                 string
 	willQoS                                                int
 	willRetain                                             bool
+	// urlPort is the port the -L URL gave, if any.
+	urlPort string
 	// props are the -D properties by command: CONNECT, PUBLISH, WILL.
 	props map[string]*packet.Properties
+	transportArgs
 }
 
 func (a *mqttArgs) flags(fs *pflag.FlagSet) {
@@ -48,7 +51,7 @@ func (a *mqttArgs) flags(fs *pflag.FlagSet) {
 	fs.Usage = func() {}
 	fs.StringVarP(&a.host, "host", "h", "localhost", "connect to `HOST`")
 	fs.StringVarP(&a.port, "port", "p", "1883", "connect to port `N`")
-	fs.StringVarP(&a.url, "url", "L", "", "mqtt://[user[:password]@]host[:port]/topic instead of -h -p -u -P -t")
+	fs.StringVarP(&a.url, "url", "L", "", "mqtt(s)://[user[:password]@]host[:port]/topic, or ws(s)://host[:port]/path,\ninstead of -h -p -u -P (and -t)")
 	fs.StringArrayVarP(&a.topics, "topic", "t", nil, "MQTT `TOPIC`")
 	fs.IntVarP(&a.qos, "qos", "q", 0, "quality of service `0|1|2`")
 	fs.StringVarP(&a.id, "id", "i", "", "client identifier `ID` (default petrel-<command>-<pid>)")
@@ -63,6 +66,7 @@ func (a *mqttArgs) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&a.willPayload, "will-payload", "", "the will's `PAYLOAD`")
 	fs.IntVar(&a.willQoS, "will-qos", 0, "the will's `QOS`")
 	fs.BoolVar(&a.willRetain, "will-retain", false, "retain the will")
+	a.transportArgs.flags(fs)
 	fs.BoolVarP(&a.debug, "debug", "d", false, "print what the client does to standard error")
 	fs.BoolVar(&a.help, "help", false, "show this help")
 }
@@ -219,7 +223,24 @@ func (a *mqttArgs) options(fs *pflag.FlagSet, cmd string) (client.Options, error
 	if a.qos < 0 || a.qos > 2 || a.willQoS < 0 || a.willQoS > 2 {
 		return o, errors.New("QoS must be 0, 1 or 2")
 	}
+	if !fs.Changed("port") && a.urlPort == "" {
+		// The usual port of the transport, as mosquitto_pub takes 8883
+		// for TLS.
+		switch {
+		case a.scheme == "ws":
+			a.port = "80"
+		case a.scheme == "wss":
+			a.port = "443"
+		case a.usesTLS():
+			a.port = "8883"
+		}
+	}
 	o.Addr = net.JoinHostPort(a.host, a.port)
+	dial, err := a.dialer(a.host, o.Addr)
+	if err != nil {
+		return o, err
+	}
+	o.Dialer = dial
 	o.ClientID = a.id
 	switch {
 	case a.id != "" && a.idPrefix != "":
@@ -275,19 +296,23 @@ func (a *mqttArgs) applyURL(fs *pflag.FlagSet) error {
 		return fmt.Errorf("-L: %w", err)
 	}
 	switch u.Scheme {
-	case "mqtt":
-	case "mqtts", "ws", "wss":
-		return fmt.Errorf("-L %s: %s:// is not supported yet; use mqtt://", a.url, u.Scheme)
+	case "mqtt", "mqtts", "ws", "wss":
 	default:
-		return fmt.Errorf("-L %s: the URL must be mqtt://[user[:password]@]host[:port]/topic", a.url)
+		return fmt.Errorf("-L %s: the URL must be mqtt:// or mqtts://[user[:password]@]host[:port]/topic, or ws:// or wss://host[:port]/path", a.url)
 	}
+	a.scheme = u.Scheme
 	a.host = u.Hostname()
 	if p := u.Port(); p != "" {
-		a.port = p
+		a.port, a.urlPort = p, p
 	}
 	if u.User != nil {
 		a.user = u.User.Username()
 		a.password, _ = u.User.Password()
+	}
+	if u.Scheme == "ws" || u.Scheme == "wss" {
+		// The path is the server's WebSocket endpoint, not a topic.
+		a.wsPath = u.Path
+		return nil
 	}
 	if topic := strings.TrimPrefix(u.Path, "/"); topic != "" && !fs.Changed("topic") {
 		a.topics = []string{topic}
@@ -324,6 +349,8 @@ func failure(stderr io.Writer, cmd, addr string, err error) int {
 	switch {
 	case errors.As(err, &refused) && refused.Packet == packet.CONNACK:
 		status = int(refused.WireCode())
+	case tlsFailure(err) != "":
+		msg = tlsFailure(err)
 	case errors.As(err, &dnsErr):
 		msg = fmt.Sprintf("cannot find host %q: %v", dnsErr.Name, dnsErr.Err)
 	case errors.Is(err, syscall.ECONNREFUSED):

@@ -48,8 +48,8 @@ func TestPubSubErrors(t *testing.T) {
 			"petrel pub: -D sets 5.0 properties, which MQTT 3.1.1 cannot carry (see petrel pub --help)"},
 		{[]string{"pub", "-t", "a", "-m", "x", "-D", "PUBLISH", "session-expiry-interval", "5"}, 2,
 			"petrel pub: -D PUBLISH session-expiry-interval: not a property of PUBLISH; these are: user-property, payload-format-indicator, message-expiry-interval, content-type, response-topic, correlation-data, topic-alias (see petrel pub --help)"},
-		{[]string{"sub", "-L", "wss://example.com/a"}, 2,
-			"petrel sub: -L wss://example.com/a: wss:// is not supported yet; use mqtt:// (see petrel sub --help)"},
+		{[]string{"sub", "-L", "http://example.com/a"}, 2,
+			"petrel sub: -L http://example.com/a: the URL must be mqtt:// or mqtts://[user[:password]@]host[:port]/topic, or ws:// or wss://host[:port]/path (see petrel sub --help)"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			r := petrel(t, "", tc.args...)
