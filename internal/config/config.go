@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/petrelmq/petrel/broker"
@@ -51,29 +49,6 @@ const (
 	LogText                  // log/slog's key=value text
 	LogJSON                  // one JSON object per line
 )
-
-// Listener is one socket to accept clients on.
-type Listener struct {
-	// Listener holds what the broker needs: the name logs and plugins see,
-	// and whether anonymous clients are admitted.
-	broker.Listener
-	// Network is "tcp" or "unix", as net.Listen takes it.
-	Network string
-	// Address is host:port for TCP and the socket's path for Unix.
-	Address string
-
-	// anonymous is allow_anonymous when it was set, nil when the address
-	// decides it.
-	anonymous *bool
-	// nameFrom, addressFrom and anonymousFrom locate the settings for
-	// errors: "file:line: key", an environment variable or a flag.
-	nameFrom, addressFrom, anonymousFrom string
-	// named is set when the name was given; otherwise it is the address.
-	named bool
-	// inFile is set when the file defines the listener, so that is where
-	// the operator should change it.
-	inFile bool
-}
 
 // Flags are the command-line settings, which override everything else.
 type Flags struct {
@@ -168,57 +143,8 @@ func (c *Config) applyFlags(f Flags) error {
 	return nil
 }
 
-func defaultListener(addr, from string) Listener {
-	return Listener{
-		Listener: broker.Listener{Name: "default"}, named: true,
-		Network: "tcp", Address: addr, nameFrom: from, addressFrom: from,
-	}
-}
-
-// newListener is a listener on addr.
-func newListener(addr, from string) (Listener, error) {
-	var l Listener
-	if err := l.setAddress(addr, from); err != nil {
-		return Listener{}, err
-	}
-	return l, nil
-}
-
-// setAddress parses host:port or unix:/path.
-func (l *Listener) setAddress(addr, from string) error {
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		if path == "" {
-			return errors.New("want a socket path after unix:, as in unix:/run/petrel.sock")
-		}
-		l.Network, l.Address, l.addressFrom = "unix", path, from
-		return nil
-	}
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("want host:port or unix:/path, got %q", addr)
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return fmt.Errorf("want a port number from 0 to 65535 in %q", addr)
-	}
-	l.Network, l.Address, l.addressFrom = "tcp", addr, from
-	return nil
-}
-
-// loopbackOnly reports whether only this machine can reach the listener.
-func (l *Listener) loopbackOnly() bool {
-	if l.Network == "unix" {
-		return true
-	}
-	host, _, _ := net.SplitHostPort(l.Address)
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
-}
-
 // check validates what no single setting can: the listener list as a
-// whole and the anonymous rule, which depends on each final address.
+// whole, and each listener once every source has been applied.
 func (c *Config) check() error {
 	if len(c.Listeners) == 0 {
 		c.Listeners = []Listener{defaultListener(defaultAddress, "")}
@@ -227,39 +153,16 @@ func (c *Config) check() error {
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
 		if !l.named {
-			l.Name, l.nameFrom = l.addressString(), l.addressFrom
+			l.Name = l.addressString()
+			l.setFrom("name", l.from["address"])
 		}
 		if names[l.Name] {
-			return fmt.Errorf("%s: listener name %q is used twice; give each listener its own name", l.nameFrom, l.Name)
+			return fmt.Errorf("%s: listener name %q is used twice; give each listener its own name", l.from["name"], l.Name)
 		}
 		names[l.Name] = true
-		switch {
-		case l.anonymous == nil:
-			l.AllowAnonymous = l.loopbackOnly()
-			if !l.AllowAnonymous {
-				return fmt.Errorf("%s: %s is reachable from other machines, so anonymous access there must be explicit: %s",
-					l.addressFrom, l.Address, l.allowAnonymousHint(i))
-			}
-		case !*l.anonymous && !l.loopbackOnly():
-			return fmt.Errorf("%s: false on %s would admit every client that sends a user name, because no authentication method is configured: %s",
-				l.anonymousFrom, l.Address, l.allowAnonymousHint(i))
-		default:
-			l.AllowAnonymous = *l.anonymous
+		if err := l.check(i); err != nil {
+			return err
 		}
 	}
 	return nil
-}
-
-// allowAnonymousHint says how to admit anonymous clients on listener i, in
-// the terms of wherever the listener was defined.
-func (l *Listener) allowAnonymousHint(i int) string {
-	const why = " (Petrel has no authentication methods to configure yet)"
-	switch {
-	case l.inFile:
-		return "set allow_anonymous: true on this listener" + why
-	case strings.HasPrefix(l.addressFrom, "PETREL_"):
-		return fmt.Sprintf("set PETREL_LISTENERS_%d_ALLOW_ANONYMOUS=true%s", i, why)
-	default:
-		return "declare this listener in the config file with allow_anonymous: true, since --listen admits anonymous clients on loopback only" + why
-	}
 }

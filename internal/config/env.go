@@ -72,9 +72,20 @@ func (c *Config) applyEnvVar(name, v string) error {
 	}
 	index, lkey, _ := strings.Cut(rest, "_")
 	i, err := strconv.Atoi(index)
-	j := findListenerSetting(strings.ToLower(lkey))
-	if err != nil || j < 0 {
-		return errors.New("unknown setting; a listener's settings are PETREL_LISTENERS_<index>_NAME, _ADDRESS and _ALLOW_ANONYMOUS")
+	var ls *listenerSetting
+	for j := range listenerSettings {
+		if strings.ToUpper(strings.ReplaceAll(listenerSettings[j].key, ".", "_")) == lkey {
+			ls = &listenerSettings[j]
+		}
+	}
+	if err != nil || ls == nil {
+		keys := make([]string, len(listenerSettings))
+		for j, s := range listenerSettings {
+			keys[j] = strings.TrimPrefix(listenerEnvName(0, s.key), listEnv+"_0")
+		}
+		last := len(keys) - 1
+		return fmt.Errorf("unknown setting; a listener's settings are %s_<index>%s and %s",
+			listEnv, strings.Join(keys[:last], ", "), keys[last])
 	}
 	if len(c.Listeners) == 0 {
 		// Refining the default listener, as in
@@ -87,5 +98,12 @@ func (c *Config) applyEnvVar(name, v string) error {
 	if c.listenersFrom == "" {
 		c.listenersFrom = name
 	}
-	return listenerSettings[j].set(&c.Listeners[i], v, name)
+	vs := []string{v}
+	if ls.setList != nil {
+		vs = strings.Split(v, ",")
+		for j := range vs {
+			vs[j] = strings.TrimSpace(vs[j])
+		}
+	}
+	return ls.apply(&c.Listeners[i], vs, name)
 }

@@ -93,7 +93,9 @@ func TestEnvErrors(t *testing.T) {
 		{"bad listener list", []string{"PETREL_LISTENERS=127.0.0.1:1883,,"},
 			`PETREL_LISTENERS: want host:port or unix:/path, got ""`},
 		{"listener key", []string{"PETREL_LISTENERS_0_PORT=1"},
-			"PETREL_LISTENERS_0_PORT: unknown setting; a listener's settings are PETREL_LISTENERS_<index>_NAME, _ADDRESS and _ALLOW_ANONYMOUS"},
+			"PETREL_LISTENERS_0_PORT: unknown setting; a listener's settings are PETREL_LISTENERS_<index>_NAME, _ADDRESS, _PROTOCOL, " +
+				"_WEBSOCKET_PATH, _WEBSOCKET_ORIGINS, _PROXY_PROTOCOL, _ALLOW_ANONYMOUS, _VERSIONS, _MAX_CONNECTIONS, _TLS_CERT_FILE, " +
+				"_TLS_KEY_FILE, _TLS_CA_FILE, _TLS_CA_DIR, _TLS_CRL_FILE, _TLS_REQUIRE_CERTIFICATE and _TLS_IDENTITY"},
 		{"listener index", []string{"PETREL_LISTENERS=127.0.0.1:1,127.0.0.1:2", "PETREL_LISTENERS_2_NAME=x"},
 			"PETREL_LISTENERS_2_NAME: there is no listener 2: 2 are configured (list their addresses in PETREL_LISTENERS)"},
 		{"listener bool", []string{"PETREL_LISTENERS_0_ALLOW_ANONYMOUS=1"},

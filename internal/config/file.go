@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -83,17 +84,26 @@ func (c *Config) applyFileListeners(n ast.Node, at func(ast.Node) string) error 
 		l := Listener{inFile: true}
 		for _, kv := range m.Values {
 			key := kv.Key.String()
-			i := findListenerSetting(key)
-			if i < 0 {
-				return fmt.Errorf("%s: %s.%s: unknown key", at(kv.Key), path, key)
+			if key != "tls" {
+				if strings.Contains(key, ".") {
+					return fmt.Errorf("%s: %s.%s: unknown key", at(kv.Key), path, key)
+				}
+				if err := applyFileListenerKey(&l, key, path+"."+key, kv, at); err != nil {
+					return err
+				}
+				continue
 			}
-			where := at(kv.Value) + ": " + path + "." + key
-			v, err := scalar(kv.Value)
-			if err == nil {
-				err = listenerSettings[i].set(&l, v, where)
+			tm, ok := kv.Value.(*ast.MappingNode)
+			if !ok {
+				return fmt.Errorf("%s: %s.tls: want a mapping such as {cert_file: server.crt, key_file: server.key}", at(kv.Value), path)
 			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", where, err)
+			l.tls()
+			l.tlsAt = at(kv.Key)
+			for _, tkv := range tm.Values {
+				tkey := tkv.Key.String()
+				if err := applyFileListenerKey(&l, "tls."+tkey, path+".tls."+tkey, tkv, at); err != nil {
+					return err
+				}
 			}
 		}
 		if l.Network == "" {
@@ -102,6 +112,51 @@ func (c *Config) applyFileListeners(n ast.Node, at func(ast.Node) string) error 
 		c.Listeners = append(c.Listeners, l)
 	}
 	return nil
+}
+
+// applyFileListenerKey applies one key of a listener; path is the key as
+// errors name it, such as listeners[0].tls.cert_file.
+func applyFileListenerKey(l *Listener, key, path string, kv *ast.MappingValueNode, at func(ast.Node) string) error {
+	s := findListenerSetting(key)
+	if s == nil {
+		return fmt.Errorf("%s: %s: unknown key", at(kv.Key), path)
+	}
+	where := at(kv.Value) + ": " + path
+	var vs []string
+	var err error
+	if s.setList != nil {
+		vs, err = scalars(kv.Value)
+	} else {
+		var v string
+		v, err = scalar(kv.Value)
+		vs = []string{v}
+	}
+	if err == nil {
+		err = s.apply(l, vs, where)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	return nil
+}
+
+// scalars are the values of a list: a sequence of single values, or one
+// value alone.
+func scalars(n ast.Node) ([]string, error) {
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		v, err := scalar(n)
+		return []string{v}, err
+	}
+	vs := make([]string, len(seq.Values))
+	for i, item := range seq.Values {
+		v, err := scalar(item)
+		if err != nil {
+			return nil, err
+		}
+		vs[i] = v
+	}
+	return vs, nil
 }
 
 // scalar is the text of a value that should be a single number, word or

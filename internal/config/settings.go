@@ -173,36 +173,6 @@ var settings = []setting{
 	}},
 }
 
-// listenerSettings are the keys of one listener.
-var listenerSettings = []struct {
-	key string
-	set func(l *Listener, v, from string) error
-}{
-	{"name", func(l *Listener, v, from string) error {
-		if v == "" {
-			return errors.New("want a name, or leave the key out to use the address")
-		}
-		l.Name, l.nameFrom, l.named = v, from, true
-		return nil
-	}},
-	{"address", func(l *Listener, v, from string) error {
-		return l.setAddress(v, from)
-	}},
-	{"allow_anonymous", func(l *Listener, v, from string) error {
-		on, err := parseBool(v)
-		l.anonymous, l.anonymousFrom = &on, from
-		return err
-	}},
-}
-
-// addressString is the address as written: host:port or unix:/path.
-func (l *Listener) addressString() string {
-	if l.Network == "unix" {
-		return "unix:" + l.Address
-	}
-	return l.Address
-}
-
 func findSetting(key string) *setting {
 	for i := range settings {
 		if settings[i].key == key {
@@ -210,15 +180,6 @@ func findSetting(key string) *setting {
 		}
 	}
 	return nil
-}
-
-func findListenerSetting(key string) int {
-	for i := range listenerSettings {
-		if listenerSettings[i].key == key {
-			return i
-		}
-	}
-	return -1
 }
 
 type word[T any] struct {
