@@ -3,6 +3,8 @@
 //	petrel [serve] [flags]   start the broker (the default command)
 //	petrel pub [flags]       publish, as mosquitto_pub does
 //	petrel sub [flags]       subscribe and print, as mosquitto_sub does
+//	petrel passwd [-c] [-D] [-b] FILE USER [PASSWORD]
+//	                         edit a password file, as mosquitto_passwd does
 //	petrel version           print the version
 //
 // With no configuration it listens on 127.0.0.1:1883, admits anonymous

@@ -53,6 +53,9 @@ Usage:
   petrel [serve] [flags]   start the broker (the default command)
   petrel pub [flags]       publish a message, as mosquitto_pub does
   petrel sub [flags]       subscribe and print messages, as mosquitto_sub does
+  petrel passwd [-c] [-D] [-b] FILE USER [PASSWORD]
+                           add, change or delete a user of a password file,
+                           as mosquitto_passwd does
   petrel version           print the version
 
 Flags:
