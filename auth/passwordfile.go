@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -112,7 +113,7 @@ func readPasswordFile(path string) (*passwordTable, error) {
 func parsePasswordLine(line string) (string, *passwordUser, error) {
 	fields := strings.Split(line, ":")
 	if len(fields) < 2 {
-		return "", nil, fmt.Errorf("want user:hash, got a line without ':'")
+		return "", nil, errors.New("want user:hash, got a line without ':'")
 	}
 	name := fields[0]
 	if err := checkUsername(name); err != nil {
