@@ -128,7 +128,10 @@ func (c *conn) connect(body []byte) bool {
 			// refuses everyone on such a listener.
 			return c.refuse(packet.NotAuthorized, "listener "+c.lst.cfg.Name+" does not allow anonymous clients and has no authenticator")
 		}
-		if a := c.authn; a != nil {
+		// An anonymous client on a listener that admits them is not asked
+		// for credentials it did not send, as Mosquitto's allow_anonymous
+		// beside a password file.
+		if a := c.authn; a != nil && p.HasUsername {
 			ctx, cancel := context.WithTimeout(context.Background(), s.opts.ConnectTimeout)
 			err := a.Authenticate(ctx, &c.client, plugin.Credentials{Password: p.Password, HasPassword: p.HasPassword})
 			cancel()

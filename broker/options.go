@@ -16,7 +16,9 @@ type Options struct {
 	Logger *slog.Logger
 
 	// Authenticator decides who may connect, after the listener's
-	// anonymous rule; nil accepts every client the listener lets in.
+	// anonymous rule: it checks every client that sends a user name (an
+	// anonymous client is the listener's to admit or refuse); nil accepts
+	// every client the listener lets in.
 	Authenticator plugin.Authenticator
 	// Authorizer decides what a client may publish, subscribe to and
 	// receive; nil allows everything.

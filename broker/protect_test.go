@@ -401,3 +401,15 @@ func TestSlowConsumerIsolation(t *testing.T) {
 		t.Fatalf("stuck client got %d messages ending with %d, want fewer than %d ending with %d", got, last, n, n-1)
 	}
 }
+
+func TestAnonymousBesideAnAuthenticator(t *testing.T) {
+	t.Parallel()
+	b := brokertest.StartListener(t, broker.Options{AuthFailureDelay: -1},
+		broker.Listener{Name: "mixed", AllowAnonymous: true, Authenticator: passwordIs("secret")})
+	// As Mosquitto's allow_anonymous beside a password file: a client
+	// without a user name is the listener's to admit, one with a user name
+	// must prove it.
+	connect(t, b.Addr, v5("anonymous"))
+	connect(t, b.Addr, withPassword(v5("member"), "alice", "secret"))
+	refusedWith(t, b.Addr, withPassword(v5("pretender"), "alice", "guess"), packet.BadUserNameOrPassword)
+}
