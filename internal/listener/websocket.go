@@ -146,6 +146,9 @@ func (w *wsListener) Close() error {
 	w.closeOnce.Do(func() {
 		close(w.done)
 		err = w.srv.Close()
+		// Serve closes l too, but perhaps not yet if it has only just
+		// started, and a Unix socket's file goes when l is closed.
+		w.inner.Close()
 	})
 	return err
 }
