@@ -16,6 +16,7 @@ import (
 
 	"github.com/petrelmq/petrel/broker"
 	"github.com/petrelmq/petrel/internal/config"
+	"github.com/petrelmq/petrel/internal/listener"
 	"github.com/petrelmq/petrel/store/pebblestore"
 )
 
@@ -116,28 +117,32 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 }
 
 // runBroker serves cfg's listeners until SIGINT or SIGTERM, or until one
-// of them fails, then shuts the broker down.
+// of them fails, then shuts the broker down. SIGHUP reloads the TLS
+// listeners' certificates.
 func runBroker(cfg *config.Config, log *slog.Logger) error {
 	// Catch signals before opening anything, so one that arrives during
-	// start-up still shuts down cleanly.
+	// start-up still shuts down cleanly, and a SIGHUP does not kill.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
-	lns := make([]net.Listener, 0, len(cfg.Listeners))
+	lns := make([]openListener, 0, len(cfg.Listeners))
 	defer func() {
 		// Serve closes the listeners it was handed on Shutdown, but a
 		// listener whose Serve had not started yet is ours to close, and
 		// closing a Unix listener removes its socket file.
-		for _, nl := range lns {
-			nl.Close()
+		for _, ol := range lns {
+			ol.ln.Close()
 		}
 	}()
 	for _, l := range cfg.Listeners {
-		nl, err := net.Listen(l.Network, l.Address)
+		ol, err := open(l, cfg, log)
 		if err != nil {
 			return fmt.Errorf("listener %s: %w", l.Name, err)
 		}
-		lns = append(lns, nl)
+		lns = append(lns, ol)
 	}
 
 	opts := cfg.Options
@@ -162,25 +167,27 @@ func runBroker(cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	failed := make(chan error, len(lns))
-	for i, nl := range lns {
-		l := cfg.Listeners[i]
-		addr := nl.Addr().String()
-		if l.Network == "unix" {
-			addr = "unix:" + addr
-		}
-		log.Info("listening", "listener", l.Name, "address", addr, "allow_anonymous", l.AllowAnonymous)
+	for _, ol := range lns {
+		log.Info("listening", ol.logAttrs()...)
 		go func() {
-			if err := srv.Serve(nl, l.Listener); !errors.Is(err, broker.ErrServerClosed) {
-				failed <- fmt.Errorf("listener %s: %w", l.Name, err)
+			if err := srv.Serve(ol.ln, ol.cfg.Listener); !errors.Is(err, broker.ErrServerClosed) {
+				failed <- fmt.Errorf("listener %s: %w", ol.cfg.Name, err)
 			}
 		}()
 	}
 
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	case err = <-failed:
-		log.Error("shutting down: a listener failed", "err", err)
+wait:
+	for {
+		select {
+		case <-hup:
+			reloadTLS(lns, log)
+		case <-ctx.Done():
+			log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+			break wait
+		case err = <-failed:
+			log.Error("shutting down: a listener failed", "err", err)
+			break wait
+		}
 	}
 	// From here a second signal kills the process, for the operator who
 	// will not wait for slow clients.
@@ -197,4 +204,89 @@ func runBroker(cfg *config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return err
+}
+
+// openListener is a listening socket wrapped as its configuration says.
+type openListener struct {
+	ln  net.Listener
+	cfg config.Listener
+	// tls is the listener's certificates, nil unless it serves TLS.
+	tls *listener.TLS
+}
+
+// open listens as l says: on TCP or a Unix socket, behind the PROXY
+// protocol, over TLS, with WebSocket, in that order, as the bytes arrive.
+// The handshakes get the time the broker gives a client to send CONNECT,
+// and a WebSocket message the broker's largest packet.
+func open(l config.Listener, cfg *config.Config, log *slog.Logger) (openListener, error) {
+	ol := openListener{cfg: l}
+	if l.TLS != nil {
+		// Before listening, so a bad certificate leaves no socket behind.
+		var err error
+		if ol.tls, err = listener.LoadTLS(*l.TLS); err != nil {
+			return openListener{}, err
+		}
+	}
+	nl, err := net.Listen(l.Network, l.Address)
+	if err != nil {
+		return openListener{}, err
+	}
+	llog := log.With("listener", l.Name)
+	nl = listener.Wrap(nl, listener.Config{
+		ProxyProtocol:    l.ProxyProtocol,
+		TLS:              ol.tls,
+		HandshakeTimeout: cfg.Options.ConnectTimeout,
+		Logger:           llog,
+	})
+	if l.Protocol == config.ProtocolWebSocket {
+		nl = listener.WebSocket(nl, listener.WebSocketConfig{
+			Path:             l.WebSocketPath,
+			Origins:          l.WebSocketOrigins,
+			HandshakeTimeout: cfg.Options.ConnectTimeout,
+			MaxMessageSize:   int64(cfg.Options.MaxPacketSize),
+			Logger:           llog,
+		})
+	}
+	ol.ln = nl
+	return ol, nil
+}
+
+// logAttrs describe the listener for the log.
+func (ol openListener) logAttrs() []any {
+	l := ol.cfg
+	addr := ol.ln.Addr().String()
+	if l.Network == "unix" {
+		addr = "unix:" + addr
+	}
+	attrs := []any{"listener", l.Name, "address", addr, "kind", l.Kind(), "allow_anonymous", l.AllowAnonymous}
+	if l.Protocol == config.ProtocolWebSocket {
+		attrs = append(attrs, "path", l.WebSocketPath)
+	}
+	if l.ProxyProtocol {
+		attrs = append(attrs, "proxy_protocol", true)
+	}
+	if ol.tls != nil {
+		attrs = append(attrs, "certificate_expires", ol.tls.Certificate().NotAfter)
+	}
+	return attrs
+}
+
+// reloadTLS loads every TLS listener's files again. A listener whose files
+// fail to load keeps the certificates it has, and says why.
+func reloadTLS(lns []openListener, log *slog.Logger) {
+	reloaded := false
+	for _, ol := range lns {
+		if ol.tls == nil {
+			continue
+		}
+		reloaded = true
+		if err := ol.tls.Reload(); err != nil {
+			log.Error("TLS reload failed; keeping the certificates in use", "listener", ol.cfg.Name, "err", err)
+			continue
+		}
+		log.Info("TLS certificates reloaded", "listener", ol.cfg.Name, "certificate_expires", ol.tls.Certificate().NotAfter)
+	}
+	if !reloaded {
+		log.Info("SIGHUP: no TLS listener to reload")
+	}
 }
