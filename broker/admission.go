@@ -281,7 +281,7 @@ func (s *Server) admit(c *conn) (packet.ReasonCode, string) {
 			g.bans = append(g.bans, b)
 			g.hasBans.Store(true)
 			s.stats.refusedBanned.Add(1)
-			s.log.Warn("client banned for flapping", "client", c.client.ID, "remote", c.client.RemoteAddr, "until", b.Until, "reason", b.Reason)
+			s.log.Warn("client banned for flapping", "client", c.client.ID, "remote", c.remote(), "until", b.Until, "reason", b.Reason)
 			return packet.Banned, "banned: " + b.Reason
 		}
 	}
@@ -314,7 +314,7 @@ func (c *conn) loginFailed(err error, code packet.ReasonCode) bool {
 		g.mu.Unlock()
 	}
 	s.log.Info("authentication failed", "client", c.client.ID, "username", c.client.Username,
-		"remote", c.client.RemoteAddr, "listener", c.lst.cfg.Name, "reason", code.String(), "err", err)
+		"remote", c.remote(), "listener", c.lst.cfg.Name, "reason", code.String(), "err", err)
 	if d := s.opts.AuthFailureDelay; d > 0 {
 		time.Sleep(d)
 	}

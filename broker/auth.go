@@ -110,7 +110,7 @@ func (c *conn) reauthenticate(p *packet.Auth) error {
 		c.auth = nil
 		s.stats.authFailures.Add(1)
 		s.log.Info("re-authentication failed", "client", c.client.ID, "username", c.client.Username,
-			"remote", c.client.RemoteAddr, "err", err)
+			"remote", c.remote(), "err", err)
 		code := packet.NotAuthorized
 		var rc packet.ReasonCode
 		if errors.As(err, &rc) && rc.ValidFor(packet.DISCONNECT) {

@@ -111,6 +111,15 @@ func newConn(s *Server, nc net.Conn, l *listenerRun) *conn {
 	return c
 }
 
+// remote is the client's address as logs show it: host:port, not the
+// structure a JSON log would make of a net.Addr.
+func (c *conn) remote() string {
+	if c.client.RemoteAddr == nil {
+		return ""
+	}
+	return c.client.RemoteAddr.String()
+}
+
 // errRefused ends a connection whose CONNECT was answered with a refusal.
 var errRefused = errors.New("connection refused")
 
@@ -198,22 +207,22 @@ func (c *conn) endWith(err error) {
 	switch {
 	case errors.Is(err, errRefused):
 	case errors.Is(err, errNotConnect):
-		c.srv.log.Info("closing connection", "remote", c.client.RemoteAddr, "err", err)
+		c.srv.log.Info("closing connection", "remote", c.remote(), "err", err)
 		c.abort()
 	case errors.As(err, &ne) && ne.Timeout() && c.sess == nil:
-		c.srv.log.Info("no CONNECT in time; closing", "remote", c.client.RemoteAddr, "timeout", c.srv.opts.ConnectTimeout)
+		c.srv.log.Info("no CONNECT in time; closing", "remote", c.remote(), "timeout", c.srv.opts.ConnectTimeout)
 		c.abort()
 	case errors.As(err, &ne) && ne.Timeout():
 		// v5 [MQTT-3.1.2-22], v3.1.1 [MQTT-3.1.2-24]: 1.5 keep-alives
 		// without a packet end the connection.
-		c.srv.log.Info("keep-alive timeout", "client", c.client.ID, "remote", c.client.RemoteAddr)
+		c.srv.log.Info("keep-alive timeout", "client", c.client.ID, "remote", c.remote())
 		c.disconnect(packet.KeepAliveTimeout, "", "no packet within 1.5 times the keep-alive")
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
-		c.srv.log.Debug("connection closed", "client", c.client.ID, "remote", c.client.RemoteAddr)
+		c.srv.log.Debug("connection closed", "client", c.client.ID, "remote", c.remote())
 		c.abort()
 	default:
 		code := packet.CodeOf(err)
-		c.srv.log.Info("closing connection", "client", c.client.ID, "remote", c.client.RemoteAddr,
+		c.srv.log.Info("closing connection", "client", c.client.ID, "remote", c.remote(),
 			"reason", code.String(), "code", byte(code), "err", err)
 		c.disconnect(code, "", err.Error())
 	}

@@ -22,7 +22,7 @@ type will struct {
 
 // refuse answers CONNECT with a failure and reports false.
 func (c *conn) refuse(code packet.ReasonCode, why string) bool {
-	c.srv.log.Info("connection refused", "client", c.client.ID, "remote", c.client.RemoteAddr,
+	c.srv.log.Info("connection refused", "client", c.client.ID, "remote", c.remote(),
 		"version", c.v.String(), "reason", code.String(), "detail", why)
 	ack := &packet.Connack{ReasonCode: code}
 	if c.v == packet.V5 && !code.ValidFor(packet.CONNACK) {
@@ -52,7 +52,7 @@ func (c *conn) redirect() bool {
 	c.omu.Lock()
 	c.out, _ = ack.Encode(c.out, c.v)
 	c.omu.Unlock()
-	c.srv.log.Info("client redirected", "remote", c.client.RemoteAddr, "to", c.srv.opts.ServerReference, "reason", code.String())
+	c.srv.log.Info("client redirected", "remote", c.remote(), "to", c.srv.opts.ServerReference, "reason", code.String())
 	c.closeAfterWrite()
 	return false
 }
@@ -77,7 +77,7 @@ func (c *conn) connect(body []byte) bool {
 		case c.v == packet.V5:
 			return c.refuse(code, err.Error())
 		}
-		s.log.Info("malformed CONNECT; closing", "remote", c.client.RemoteAddr, "err", err)
+		s.log.Info("malformed CONNECT; closing", "remote", c.remote(), "err", err)
 		c.abort()
 		return false
 	}
@@ -243,7 +243,7 @@ func (c *conn) login(p *packet.Connect, authData []byte) bool {
 			pr.ResponseInfo = s.opts.ResponseInformation
 		}
 	}
-	s.log.Info("client connected", "client", id, "remote", c.client.RemoteAddr, "version", c.v.String(),
+	s.log.Info("client connected", "client", id, "remote", c.remote(), "version", c.v.String(),
 		"clean_start", cleanStart, "session_present", present, "keep_alive", keepAlive)
 	c.loggedIn.Store(true)
 	cs.mu.Lock()

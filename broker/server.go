@@ -163,7 +163,7 @@ func (s *Server) Serve(l net.Listener, cfg Listener) error {
 			continue
 		}
 		if err := c.startPolled(); err != nil {
-			s.log.Warn("cannot poll a connection; reading it on a goroutine", "remote", nc.RemoteAddr(), "err", err)
+			s.log.Warn("cannot poll a connection; reading it on a goroutine", "remote", nc.RemoteAddr().String(), "err", err)
 			go c.serve()
 		}
 	}
