@@ -128,6 +128,14 @@ func runBroker(cfg *config.Config, log *slog.Logger) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	sec, err := cfg.Open()
+	if err != nil {
+		return err
+	}
+	if files := sec.Files(); len(files) > 0 {
+		log.Info("authentication and access rules loaded", "files", files)
+	}
+
 	lns := make([]openListener, 0, len(cfg.Listeners))
 	defer func() {
 		// Serve closes the listeners it was handed on Shutdown, but a
@@ -151,7 +159,7 @@ func runBroker(cfg *config.Config, log *slog.Logger) error {
 	var st *pebblestore.Store
 	if cfg.Persist {
 		var err error
-		if st, err = pebblestore.Open(cfg.DataDir, pebblestore.Options{Durability: cfg.Durability, Logger: log}); err != nil {
+		if st, err = pebblestore.Open(cfg.DataDir, pebblestore.Options{Durability: cfg.Durability, Logger: log, MinFreeSpace: cfg.MinFreeSpace}); err != nil {
 			return fmt.Errorf("open the store: %w", err)
 		}
 		opts.Store = st
@@ -181,6 +189,7 @@ wait:
 		select {
 		case <-hup:
 			reloadTLS(lns, log)
+			reloadSecurity(sec, log)
 		case <-ctx.Done():
 			log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 			break wait
@@ -289,4 +298,19 @@ func reloadTLS(lns []openListener, log *slog.Logger) {
 	if !reloaded {
 		log.Info("SIGHUP: no TLS listener to reload")
 	}
+}
+
+// reloadSecurity reads the password, SCRAM and ACL files again; one that
+// fails to load keeps what it had, and says why. Connected clients stay:
+// the new rules apply to their next login and their next operation.
+func reloadSecurity(sec *config.Security, log *slog.Logger) {
+	files := sec.Files()
+	if len(files) == 0 {
+		return
+	}
+	if err := sec.Reload(); err != nil {
+		log.Error("reload failed; keeping the previous contents where a file failed", "err", err)
+		return
+	}
+	log.Info("authentication and access rules reloaded", "files", files)
 }

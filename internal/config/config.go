@@ -34,6 +34,12 @@ type Config struct {
 	DataDir string
 	// Durability is when acknowledgements wait for the disk. Default sync.
 	Durability pebblestore.Durability
+	// MinFreeSpace is the free disk space the store keeps in reserve:
+	// below it, writes that need the store are refused. 0 means the
+	// store's default; negative turns the check off.
+	MinFreeSpace int64
+	// Auth names how clients authenticate and what they may do.
+	Auth Auth
 
 	// listenersFrom says where the listener list was set, for the error
 	// when --port cannot apply; empty while the default is in use.
@@ -160,9 +166,13 @@ func (c *Config) check() error {
 			return fmt.Errorf("%s: listener name %q is used twice; give each listener its own name", l.from["name"], l.Name)
 		}
 		names[l.Name] = true
+		if err := c.checkListenerAuth(i, l); err != nil {
+			return err
+		}
+		l.passwords = len(c.listenerMethods(l)) > 0
 		if err := l.check(i); err != nil {
 			return err
 		}
 	}
-	return nil
+	return c.Auth.check()
 }

@@ -94,7 +94,7 @@ func TestEnvErrors(t *testing.T) {
 			`PETREL_LISTENERS: want host:port or unix:/path, got ""`},
 		{"listener key", []string{"PETREL_LISTENERS_0_PORT=1"},
 			"PETREL_LISTENERS_0_PORT: unknown setting; a listener's settings are PETREL_LISTENERS_<index>_NAME, _ADDRESS, _PROTOCOL, " +
-				"_WEBSOCKET_PATH, _WEBSOCKET_ORIGINS, _PROXY_PROTOCOL, _ALLOW_ANONYMOUS, _VERSIONS, _MAX_CONNECTIONS, _TLS_CERT_FILE, " +
+				"_WEBSOCKET_PATH, _WEBSOCKET_ORIGINS, _PROXY_PROTOCOL, _ALLOW_ANONYMOUS, _VERSIONS, _AUTH, _MAX_CONNECTIONS, _TLS_CERT_FILE, " +
 				"_TLS_KEY_FILE, _TLS_CA_FILE, _TLS_CA_DIR, _TLS_CRL_FILE, _TLS_REQUIRE_CERTIFICATE and _TLS_IDENTITY"},
 		{"listener index", []string{"PETREL_LISTENERS=127.0.0.1:1,127.0.0.1:2", "PETREL_LISTENERS_2_NAME=x"},
 			"PETREL_LISTENERS_2_NAME: there is no listener 2: 2 are configured (list their addresses in PETREL_LISTENERS)"},
@@ -136,7 +136,15 @@ func TestEveryKeyInFileAndEnv(t *testing.T) {
 		"subscription_identifiers_available": "false", "shared_subscription_available": "false",
 		"shared_strategy": "random", "response_information": "r", "server_reference": "s",
 		"allow_dollar_publish": "true", "sys_interval": "1s",
-		"persist": "false", "data_dir": "/tmp/petrel", "durability": "none",
+		"persist": "false", "data_dir": "/tmp/petrel", "durability": "none", "min_free_space": "1GiB",
+		"password_file": "/etc/petrel/passwd", "scram_file": "/etc/petrel/scram", "acl_file": "/etc/petrel/acl",
+		"http_auth_url": "https://auth.example.com/mqtt", "http_auth_timeout": "2s", "http_auth_cache_ttl": "1m",
+		"jwt_secret_file": "/etc/petrel/jwt.key", "jwt_public_key_file": "/etc/petrel/jwt.pem",
+		"jwt_issuer": "https://id.example.com", "jwt_audience": "petrel", "jwt_username_claim": "preferred_username",
+		"auth_failure_delay": "0", "auth_failure_limit": "3", "max_connections": "100", "max_connection_rate": "2.5",
+		"flap_threshold": "5", "flap_window": "10s", "flap_ban": "1h", "max_publish_rate": "100",
+		"max_publish_bytes_rate": "1MiB", "max_subscriptions_per_client": "50", "max_topic_levels": "8",
+		"max_retained_messages": "1000", "max_retained_bytes": "10MiB", "max_queued_memory": "1GiB",
 	}
 	defaults := mustLoad(t, "", nil, Flags{})
 	for _, s := range settings {

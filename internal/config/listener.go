@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,9 @@ type Listener struct {
 	ProxyProtocol bool
 	// TLS, when not nil, names the files of a TLS listener.
 	TLS *listener.TLSFiles
+	// Auth lists the authentication methods that apply on this listener,
+	// by name: password, jwt, http. Nil means every configured one.
+	Auth []string
 
 	// anonymous is allow_anonymous when it was set, nil when the address
 	// decides it.
@@ -49,6 +53,9 @@ type Listener struct {
 	// tlsAt is the file and line of the tls mapping, for errors about a
 	// key it lacks.
 	tlsAt string
+	// passwords is set when an authentication method checks the clients
+	// that send a user name.
+	passwords bool
 	// named is set when the name was given; otherwise it is the address.
 	named bool
 	// inFile is set when the file defines the listener, so that is where
@@ -151,10 +158,11 @@ func (l *Listener) tls() *listener.TLSFiles {
 	return l.TLS
 }
 
-// authenticatesByCertificate reports whether every client must present a
-// verified certificate that names it.
-func (l *Listener) authenticatesByCertificate() bool {
-	return l.TLS != nil && l.TLS.RequireCertificate && l.Identity != broker.NoIdentity
+// authenticates reports whether clients must prove who they are: every
+// client presents a verified certificate that names it, or a method checks
+// the user name and password of clients that send one.
+func (l *Listener) authenticates() bool {
+	return l.passwords || l.TLS != nil && l.TLS.RequireCertificate && l.Identity != broker.NoIdentity
 }
 
 // listenerSetting is one key of a listener. A key with a dot is nested in
@@ -220,6 +228,20 @@ var listenerSettings = []listenerSetting{
 			}
 			l.Versions = append(l.Versions, version)
 		}
+		return nil
+	}},
+	{key: "auth", setList: func(l *Listener, vs []string) error {
+		if len(vs) == 1 && vs[0] == "none" {
+			// Not nil: no method, rather than every one.
+			l.Auth = []string{}
+			return nil
+		}
+		for _, v := range vs {
+			if !slices.Contains(authMethods, v) {
+				return fmt.Errorf("want methods from %s, or none, got %q", strings.Join(authMethods, ", "), v)
+			}
+		}
+		l.Auth = vs
 		return nil
 	}},
 	{key: "max_connections", set: func(l *Listener, v string) error {
@@ -349,11 +371,11 @@ func (l *Listener) checkAnonymous(i int) error {
 	switch {
 	case l.anonymous == nil:
 		l.AllowAnonymous = l.loopbackOnly()
-		if !l.AllowAnonymous && !l.authenticatesByCertificate() {
+		if !l.AllowAnonymous && !l.authenticates() {
 			return fmt.Errorf("%s: %s is reachable from other machines, so anonymous access there must be explicit: %s",
 				l.from["address"], l.Address, l.allowAnonymousHint(i))
 		}
-	case !*l.anonymous && !l.loopbackOnly() && !l.authenticatesByCertificate():
+	case !*l.anonymous && !l.loopbackOnly() && !l.authenticates():
 		return fmt.Errorf("%s: false on %s would admit every client that sends a user name, because no authentication method is configured: %s",
 			l.from["allow_anonymous"], l.Address, l.allowAnonymousHint(i))
 	default:
@@ -367,11 +389,11 @@ func (l *Listener) checkAnonymous(i int) error {
 func (l *Listener) allowAnonymousHint(i int) string {
 	switch {
 	case l.inFile:
-		return "set allow_anonymous: true on this listener, or have clients authenticate with certificates (tls.require_certificate: true and tls.identity: cn)"
+		return "set allow_anonymous: true on this listener, or have clients authenticate with a password_file (or JWT or an HTTP hook) or with certificates (tls.require_certificate: true and tls.identity: cn)"
 	case strings.HasPrefix(l.from["address"], envPrefix):
-		return fmt.Sprintf("set %s=true, or have clients authenticate with certificates (%s=true and %s=cn)",
+		return fmt.Sprintf("set %s=true, or have clients authenticate with PETREL_PASSWORD_FILE or with certificates (%s=true and %s=cn)",
 			listenerEnvName(i, "allow_anonymous"), listenerEnvName(i, "tls.require_certificate"), listenerEnvName(i, "tls.identity"))
 	default:
-		return "declare this listener in the config file with allow_anonymous: true or client certificates, since --listen admits anonymous clients on loopback only"
+		return "set password_file, or declare this listener in the config file with allow_anonymous: true or client certificates, since --listen admits anonymous clients on loopback only"
 	}
 }

@@ -27,17 +27,17 @@ func TestAnonymousRule(t *testing.T) {
 		{address: "unix:/run/petrel.sock", allow: "false", anonymous: false},
 		{address: "0.0.0.0:1883", allow: "true", anonymous: true},
 		{address: "0.0.0.0:1883",
-			err: "petrel.yaml:3: listeners[0].address: 0.0.0.0:1883 is reachable from other machines, so anonymous access there must be explicit: set allow_anonymous: true on this listener, or have clients authenticate with certificates (tls.require_certificate: true and tls.identity: cn)"},
+			err: "petrel.yaml:3: listeners[0].address: 0.0.0.0:1883 is reachable from other machines, so anonymous access there must be explicit: set allow_anonymous: true on this listener, or have clients authenticate with a password_file (or JWT or an HTTP hook) or with certificates (tls.require_certificate: true and tls.identity: cn)"},
 		{address: ":1883",
-			err: "petrel.yaml:3: listeners[0].address: :1883 is reachable from other machines, so anonymous access there must be explicit: set allow_anonymous: true on this listener, or have clients authenticate with certificates (tls.require_certificate: true and tls.identity: cn)"},
+			err: "petrel.yaml:3: listeners[0].address: :1883 is reachable from other machines, so anonymous access there must be explicit: set allow_anonymous: true on this listener, or have clients authenticate with a password_file (or JWT or an HTTP hook) or with certificates (tls.require_certificate: true and tls.identity: cn)"},
 		{address: "[::]:1883",
-			err: "petrel.yaml:3: listeners[0].address: [::]:1883 is reachable from other machines, so anonymous access there must be explicit: set allow_anonymous: true on this listener, or have clients authenticate with certificates (tls.require_certificate: true and tls.identity: cn)"},
+			err: "petrel.yaml:3: listeners[0].address: [::]:1883 is reachable from other machines, so anonymous access there must be explicit: set allow_anonymous: true on this listener, or have clients authenticate with a password_file (or JWT or an HTTP hook) or with certificates (tls.require_certificate: true and tls.identity: cn)"},
 		{address: "192.168.1.10:1883",
-			err: "petrel.yaml:3: listeners[0].address: 192.168.1.10:1883 is reachable from other machines, so anonymous access there must be explicit: set allow_anonymous: true on this listener, or have clients authenticate with certificates (tls.require_certificate: true and tls.identity: cn)"},
+			err: "petrel.yaml:3: listeners[0].address: 192.168.1.10:1883 is reachable from other machines, so anonymous access there must be explicit: set allow_anonymous: true on this listener, or have clients authenticate with a password_file (or JWT or an HTTP hook) or with certificates (tls.require_certificate: true and tls.identity: cn)"},
 		{address: "broker.example.com:1883",
-			err: "petrel.yaml:3: listeners[0].address: broker.example.com:1883 is reachable from other machines, so anonymous access there must be explicit: set allow_anonymous: true on this listener, or have clients authenticate with certificates (tls.require_certificate: true and tls.identity: cn)"},
+			err: "petrel.yaml:3: listeners[0].address: broker.example.com:1883 is reachable from other machines, so anonymous access there must be explicit: set allow_anonymous: true on this listener, or have clients authenticate with a password_file (or JWT or an HTTP hook) or with certificates (tls.require_certificate: true and tls.identity: cn)"},
 		{address: "0.0.0.0:1883", allow: "false",
-			err: "petrel.yaml:4: listeners[0].allow_anonymous: false on 0.0.0.0:1883 would admit every client that sends a user name, because no authentication method is configured: set allow_anonymous: true on this listener, or have clients authenticate with certificates (tls.require_certificate: true and tls.identity: cn)"},
+			err: "petrel.yaml:4: listeners[0].allow_anonymous: false on 0.0.0.0:1883 would admit every client that sends a user name, because no authentication method is configured: set allow_anonymous: true on this listener, or have clients authenticate with a password_file (or JWT or an HTTP hook) or with certificates (tls.require_certificate: true and tls.identity: cn)"},
 	} {
 		t.Run(tc.address+"/"+tc.allow, func(t *testing.T) {
 			file := "listeners:\n  - name: x\n    address: \"" + tc.address + "\"\n"
@@ -71,13 +71,13 @@ func TestAnonymousRuleHints(t *testing.T) {
 		want  string
 	}{
 		{"env list", []string{"PETREL_LISTENERS=127.0.0.1:1883,0.0.0.0:1883"}, Flags{},
-			"PETREL_LISTENERS: 0.0.0.0:1883 is reachable from other machines, so anonymous access there must be explicit: set PETREL_LISTENERS_1_ALLOW_ANONYMOUS=true, or have clients authenticate with certificates (PETREL_LISTENERS_1_TLS_REQUIRE_CERTIFICATE=true and PETREL_LISTENERS_1_TLS_IDENTITY=cn)"},
+			"PETREL_LISTENERS: 0.0.0.0:1883 is reachable from other machines, so anonymous access there must be explicit: set PETREL_LISTENERS_1_ALLOW_ANONYMOUS=true, or have clients authenticate with PETREL_PASSWORD_FILE or with certificates (PETREL_LISTENERS_1_TLS_REQUIRE_CERTIFICATE=true and PETREL_LISTENERS_1_TLS_IDENTITY=cn)"},
 		{"env index", []string{"PETREL_LISTENERS_0_ADDRESS=0.0.0.0:1883"}, Flags{},
-			"PETREL_LISTENERS_0_ADDRESS: 0.0.0.0:1883 is reachable from other machines, so anonymous access there must be explicit: set PETREL_LISTENERS_0_ALLOW_ANONYMOUS=true, or have clients authenticate with certificates (PETREL_LISTENERS_0_TLS_REQUIRE_CERTIFICATE=true and PETREL_LISTENERS_0_TLS_IDENTITY=cn)"},
+			"PETREL_LISTENERS_0_ADDRESS: 0.0.0.0:1883 is reachable from other machines, so anonymous access there must be explicit: set PETREL_LISTENERS_0_ALLOW_ANONYMOUS=true, or have clients authenticate with PETREL_PASSWORD_FILE or with certificates (PETREL_LISTENERS_0_TLS_REQUIRE_CERTIFICATE=true and PETREL_LISTENERS_0_TLS_IDENTITY=cn)"},
 		{"env false", []string{"PETREL_LISTENERS=0.0.0.0:1883", "PETREL_LISTENERS_0_ALLOW_ANONYMOUS=false"}, Flags{},
-			"PETREL_LISTENERS_0_ALLOW_ANONYMOUS: false on 0.0.0.0:1883 would admit every client that sends a user name, because no authentication method is configured: set PETREL_LISTENERS_0_ALLOW_ANONYMOUS=true, or have clients authenticate with certificates (PETREL_LISTENERS_0_TLS_REQUIRE_CERTIFICATE=true and PETREL_LISTENERS_0_TLS_IDENTITY=cn)"},
+			"PETREL_LISTENERS_0_ALLOW_ANONYMOUS: false on 0.0.0.0:1883 would admit every client that sends a user name, because no authentication method is configured: set PETREL_LISTENERS_0_ALLOW_ANONYMOUS=true, or have clients authenticate with PETREL_PASSWORD_FILE or with certificates (PETREL_LISTENERS_0_TLS_REQUIRE_CERTIFICATE=true and PETREL_LISTENERS_0_TLS_IDENTITY=cn)"},
 		{"flag", nil, Flags{Listen: []string{"127.0.0.1:1883", "0.0.0.0:1883"}},
-			"--listen 0.0.0.0:1883: 0.0.0.0:1883 is reachable from other machines, so anonymous access there must be explicit: declare this listener in the config file with allow_anonymous: true or client certificates, since --listen admits anonymous clients on loopback only"},
+			"--listen 0.0.0.0:1883: 0.0.0.0:1883 is reachable from other machines, so anonymous access there must be explicit: set password_file, or declare this listener in the config file with allow_anonymous: true or client certificates, since --listen admits anonymous clients on loopback only"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, "", tc.env, tc.flags)

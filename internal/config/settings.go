@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -163,6 +164,117 @@ var settings = []setting{
 		c.Options.AllowDollarPublish, err = parseBool(v)
 		return err
 	}},
+	{"password_file", func(c *Config, v string) error { return setPath(&c.Auth.PasswordFile, v) }},
+	{"scram_file", func(c *Config, v string) error { return setPath(&c.Auth.SCRAMFile, v) }},
+	{"acl_file", func(c *Config, v string) error { return setPath(&c.Auth.ACLFile, v) }},
+	{"http_auth_url", func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("want an http:// or https:// URL, got %q", v)
+		}
+		c.Auth.HTTPURL = v
+		return nil
+	}},
+	{"http_auth_timeout", func(c *Config, v string) (err error) {
+		c.Auth.HTTPTimeout, err = parseDuration(v, time.Nanosecond)
+		return err
+	}},
+	{"http_auth_cache_ttl", func(c *Config, v string) (err error) {
+		c.Auth.HTTPCacheTTL, err = parseDuration(v, 0)
+		return err
+	}},
+	{"jwt_secret_file", func(c *Config, v string) error { return setPath(&c.Auth.JWTSecretFile, v) }},
+	{"jwt_public_key_file", func(c *Config, v string) error { return setPath(&c.Auth.JWTPublicKeyFile, v) }},
+	{"jwt_issuer", func(c *Config, v string) error {
+		c.Auth.JWTIssuer = v
+		return nil
+	}},
+	{"jwt_audience", func(c *Config, v string) error {
+		c.Auth.JWTAudience = v
+		return nil
+	}},
+	{"jwt_username_claim", func(c *Config, v string) error {
+		c.Auth.JWTUsernameClaim = v
+		return nil
+	}},
+	{"auth_failure_delay", func(c *Config, v string) error {
+		d, err := parseDuration(v, 0)
+		c.Options.AuthFailureDelay = d
+		if d == 0 {
+			c.Options.AuthFailureDelay = -1 // the broker reads 0 as "default"
+		}
+		return err
+	}},
+	{"auth_failure_limit", func(c *Config, v string) error {
+		n, err := parseInt(v, 0, math.MaxInt)
+		c.Options.AuthFailureLimit = int(n)
+		if n == 0 {
+			c.Options.AuthFailureLimit = -1 // the broker reads 0 as "default"
+		}
+		return err
+	}},
+	{"max_connections", func(c *Config, v string) error {
+		n, err := parseInt(v, 0, math.MaxInt)
+		c.Options.MaxConnections = int(n)
+		return err
+	}},
+	{"max_connection_rate", func(c *Config, v string) (err error) {
+		c.Options.MaxConnectionRate, err = parseRate(v)
+		return err
+	}},
+	{"flap_threshold", func(c *Config, v string) error {
+		n, err := parseInt(v, 0, math.MaxInt)
+		c.Options.FlapThreshold = int(n)
+		return err
+	}},
+	{"flap_window", func(c *Config, v string) (err error) {
+		c.Options.FlapWindow, err = parseDuration(v, time.Nanosecond)
+		return err
+	}},
+	{"flap_ban", func(c *Config, v string) (err error) {
+		c.Options.FlapBan, err = parseDuration(v, time.Nanosecond)
+		return err
+	}},
+	{"max_publish_rate", func(c *Config, v string) (err error) {
+		c.Options.MaxPublishRate, err = parseRate(v)
+		return err
+	}},
+	{"max_publish_bytes_rate", func(c *Config, v string) error {
+		n, err := parseSize(v, 0, math.MaxInt)
+		c.Options.MaxPublishByteRate = float64(n)
+		return err
+	}},
+	{"max_subscriptions_per_client", func(c *Config, v string) error {
+		n, err := parseInt(v, 0, math.MaxInt)
+		c.Options.MaxSubscriptionsPerClient = int(n)
+		return err
+	}},
+	{"max_topic_levels", func(c *Config, v string) error {
+		n, err := parseInt(v, 0, math.MaxInt)
+		c.Options.MaxTopicLevels = int(n)
+		return err
+	}},
+	{"max_retained_messages", func(c *Config, v string) error {
+		n, err := parseInt(v, 0, math.MaxInt)
+		c.Options.MaxRetainedMessages = int(n)
+		return err
+	}},
+	{"max_retained_bytes", func(c *Config, v string) (err error) {
+		c.Options.MaxRetainedBytes, err = parseSize(v, 0, math.MaxInt64)
+		return err
+	}},
+	{"max_queued_memory", func(c *Config, v string) (err error) {
+		c.Options.MaxQueuedMemory, err = parseSize(v, 0, math.MaxInt64)
+		return err
+	}},
+	{"min_free_space", func(c *Config, v string) error {
+		n, err := parseSize(v, 0, math.MaxInt64)
+		c.MinFreeSpace = n
+		if n == 0 {
+			c.MinFreeSpace = -1 // the store reads 0 as "default"
+		}
+		return err
+	}},
 	{"sys_interval", func(c *Config, v string) error {
 		d, err := parseDuration(v, 0)
 		c.Options.SysInterval = d
@@ -197,6 +309,15 @@ func parseWord[T any](v string, words []word[T]) (T, error) {
 	}
 	var zero T
 	return zero, fmt.Errorf("want one of %s, got %q", strings.Join(names, ", "), v)
+}
+
+// parseRate reads a rate per second: a number such as 10 or 0.5.
+func parseRate(v string) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, fmt.Errorf("want a rate per second such as 100 or 0.5, got %q", v)
+	}
+	return f, nil
 }
 
 func parseBool(v string) (bool, error) {

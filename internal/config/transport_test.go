@@ -180,7 +180,7 @@ func TestListenerKeysInFileAndEnv(t *testing.T) {
 		"allow_anonymous": {"false"}, "versions": {"3.1.1", "5"}, "max_connections": {"10"},
 		"tls.cert_file": {"other.crt"}, "tls.key_file": {"other.key"}, "tls.ca_file": {"other-ca.crt"},
 		"tls.ca_dir": {"/etc/petrel/ca"}, "tls.crl_file": {"ca.crl"}, "tls.require_certificate": {"true"},
-		"tls.identity": {"subject"},
+		"tls.identity": {"subject"}, "auth": {"none"},
 	}
 	base := map[string]string{"address": "127.0.0.1:1883", "protocol": "ws",
 		"tls.cert_file": "s.crt", "tls.key_file": "s.key", "tls.ca_file": "ca.crt"}
