@@ -348,6 +348,8 @@ func (s *Server) retainRoom(p *packet.Publish) bool {
 type pubRate struct {
 	msgs, bytes float64
 	last        time.Time
+	// logged is set once the limit has been logged for this connection.
+	logged bool
 }
 
 // throttle spends one message of size bytes from the client's budget and,
@@ -376,6 +378,11 @@ func (c *conn) throttle(size int) {
 	}
 	if wait > 0 {
 		c.srv.stats.throttled.Add(1)
+		if !r.logged {
+			r.logged = true
+			c.srv.log.Info("publish rate limit reached; reading the client more slowly", "client", c.client.ID,
+				"remote", c.remote(), "max_publish_rate", o.MaxPublishRate, "max_publish_bytes_rate", o.MaxPublishByteRate)
+		}
 		time.Sleep(time.Duration(wait * float64(time.Second)))
 	}
 }
