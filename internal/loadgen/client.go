@@ -1,0 +1,240 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/petrelmq/petrel/packet"
+)
+
+// connectTimeout bounds dialing, the TLS and WebSocket handshakes and the
+// CONNECT exchange of one connection.
+const connectTimeout = 10 * time.Second
+
+// client is one MQTT connection of a run, read by one goroutine.
+type client struct {
+	run     *run
+	id      string
+	nc      net.Conn
+	r       *packet.Reader
+	out     outbox
+	connack *packet.Connack
+	// closing is set when the run ends the connection, so the read error
+	// that follows is not counted as a failure.
+	closing atomic.Bool
+	// done is closed when the reader has returned.
+	done  chan struct{}
+	errMu sync.Mutex
+	err   error // why the connection failed, if it did
+}
+
+// dial opens the network connection of the run's i-th client: TCP from
+// the next source address, then TLS and WebSocket as the target says.
+func (r *run) dial(ctx context.Context, i int) (net.Conn, error) {
+	t := &r.cfg.Target
+	d := net.Dialer{}
+	if n := len(t.SourceAddrs); n > 0 {
+		d.LocalAddr = &net.TCPAddr{IP: t.SourceAddrs[i%n]}
+	}
+	addr := t.Addr
+	if a := r.dialAddr.Load(); a != nil {
+		addr = *a
+	}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	// Resolve the server's name once, not for each of thousands of
+	// connections: later ones dial the address the first one reached.
+	if r.dialAddr.Load() == nil {
+		a := nc.RemoteAddr().String()
+		r.dialAddr.CompareAndSwap(nil, &a)
+	}
+	if t.TLS != nil {
+		tc := tls.Client(nc, t.TLS)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("TLS handshake with %s: %w", t.Addr, err)
+		}
+		nc = tc
+	}
+	if t.WebSocketPath != "" {
+		stop := context.AfterFunc(ctx, func() { nc.Close() })
+		ws, err := dialWebSocket(nc, t.Addr, t.WebSocketPath)
+		stop()
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+		nc = ws
+	}
+	return nc, nil
+}
+
+// open connects the run's i-th client as id and returns it once the
+// server has accepted its CONNECT, with how long that took. readSize is
+// the read buffer: large for a subscriber, small for an idle client.
+func (r *run) open(ctx context.Context, i int, id string, readSize int) (*client, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	start := time.Now()
+	nc, err := r.dial(ctx, i)
+	if err != nil {
+		return nil, 0, err
+	}
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	c := &client{run: r, id: id, nc: nc, done: make(chan struct{})}
+	c.out.nc = nc
+	ack, err := c.handshake(readSize)
+	if !stop() {
+		err = fmt.Errorf("no CONNACK from %s within %s", r.cfg.Addr, connectTimeout)
+		if ctx.Err() == context.Canceled {
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		nc.Close()
+		return nil, 0, err
+	}
+	c.connack = ack
+	return c, time.Since(start), nil
+}
+
+func (c *client) handshake(readSize int) (*packet.Connack, error) {
+	cfg := &c.run.cfg
+	p := &packet.Connect{
+		Version:     cfg.Version,
+		CleanStart:  !cfg.Persistent,
+		KeepAlive:   uint16(cfg.KeepAlive / time.Second),
+		ClientID:    c.id,
+		Username:    cfg.Username,
+		HasUsername: cfg.Username != "",
+		Password:    cfg.Password,
+		HasPassword: cfg.Password != nil,
+	}
+	if cfg.Persistent && cfg.Version == packet.V5 {
+		p.Props.SessionExpiry, p.Props.HasSessionExpiry = persistentExpiry, true
+	}
+	b, err := p.Encode(nil, cfg.Version)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.nc.Write(b); err != nil {
+		return nil, err
+	}
+	c.r = packet.NewReader(c.nc, readSize)
+	c.r.Version = cfg.Version
+	reply, err := c.r.ReadPacket()
+	if err != nil {
+		return nil, fmt.Errorf("reading CONNACK: %w", err)
+	}
+	ack, ok := reply.(*packet.Connack)
+	if !ok {
+		return nil, fmt.Errorf("the server answered CONNECT with %s, not CONNACK", reply.Type())
+	}
+	if ack.ReasonCode.IsError() {
+		return nil, fmt.Errorf("connection refused: %w", ack.ReasonCode)
+	}
+	return ack, nil
+}
+
+// keepAlive is the keep-alive the server expects of this client.
+func (c *client) keepAlive() time.Duration {
+	if c.connack.Props.HasServerKeepAlive {
+		return time.Duration(c.connack.Props.ServerKeepAlive) * time.Second
+	}
+	return c.run.cfg.KeepAlive
+}
+
+// send writes packets, or fails the connection.
+func (c *client) send(b []byte) bool {
+	if err := c.out.send(b, c.run.clock.now()); err != nil {
+		c.fail(err)
+		return false
+	}
+	return true
+}
+
+// fail counts a broken connection once, unless the run is ending it, and
+// closes it so its goroutines return.
+func (c *client) fail(err error) {
+	if !c.closing.Swap(true) {
+		c.errMu.Lock()
+		c.err = err
+		c.errMu.Unlock()
+		c.run.connected.Add(-1)
+		c.run.failure(fmt.Errorf("%s: %w", c.id, err))
+	}
+	c.nc.Close()
+}
+
+// failure is why the connection failed.
+func (c *client) failure() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	if c.err == nil {
+		return errors.New("the connection ended")
+	}
+	return c.err
+}
+
+// close ends the connection politely: DISCONNECT, then close.
+func (c *client) close() {
+	if c.closing.Swap(true) {
+		return
+	}
+	c.run.connected.Add(-1)
+	c.out.send([]byte{byte(packet.DISCONNECT) << 4, 0}, c.run.clock.now())
+	c.nc.Close()
+}
+
+// readErr is how a read loop reports the end of its connection.
+func (c *client) readErr(err error) {
+	if c.closing.Load() {
+		return
+	}
+	if errors.Is(err, io.EOF) {
+		err = errors.New("the server closed the connection")
+	}
+	c.fail(err)
+}
+
+// idle reads an idle client's connection: PINGRESP, or what ends it.
+func (c *client) idle() {
+	for {
+		h, body, err := c.r.ReadFrame()
+		if err != nil {
+			c.readErr(err)
+			return
+		}
+		switch h.Type {
+		case packet.PINGRESP:
+		case packet.DISCONNECT:
+			c.readErr(serverDisconnect(c.run.cfg.Version, body))
+			return
+		default:
+			c.fail(fmt.Errorf("the server sent an idle client %s", h.Type))
+			return
+		}
+	}
+}
+
+// serverDisconnect turns a DISCONNECT from the server into an error that
+// says why.
+func serverDisconnect(v packet.Version, body []byte) error {
+	var d packet.Disconnect
+	if err := d.Decode(0, body, v); err != nil || d.ReasonCode == packet.Success {
+		return errors.New("the server sent DISCONNECT")
+	}
+	if d.Props.ReasonString != "" {
+		return fmt.Errorf("the server disconnected: %v (%s)", d.ReasonCode, d.Props.ReasonString)
+	}
+	return fmt.Errorf("the server disconnected: %v", d.ReasonCode)
+}
