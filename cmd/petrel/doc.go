@@ -3,6 +3,7 @@
 //	petrel [serve] [flags]   start the broker (the default command)
 //	petrel pub [flags]       publish, as mosquitto_pub does
 //	petrel sub [flags]       subscribe and print, as mosquitto_sub does
+//	petrel bench SCENARIO    load a server; report throughput, loss and latency
 //	petrel passwd [-c] [-D] [-b] FILE USER [PASSWORD]
 //	                         edit a password file, as mosquitto_passwd does
 //	petrel version           print the version

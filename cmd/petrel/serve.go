@@ -54,6 +54,7 @@ Usage:
   petrel [serve] [flags]   start the broker (the default command)
   petrel pub [flags]       publish a message, as mosquitto_pub does
   petrel sub [flags]       subscribe and print messages, as mosquitto_sub does
+  petrel bench SCENARIO    load a server and report throughput and latency
   petrel passwd [-c] [-D] [-b] FILE USER [PASSWORD]
                            add, change or delete a user of a password file,
                            as mosquitto_passwd does
