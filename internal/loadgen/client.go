@@ -14,9 +14,14 @@ import (
 	"github.com/petrelmq/petrel/packet"
 )
 
-// connectTimeout bounds dialing, the TLS and WebSocket handshakes and the
-// CONNECT exchange of one connection.
-const connectTimeout = 10 * time.Second
+const (
+	// connectTimeout bounds dialing, the TLS and WebSocket handshakes and
+	// the CONNECT exchange of one connection.
+	connectTimeout = 10 * time.Second
+	// closeWait is how long a client waits, after its DISCONNECT, for the
+	// server to close the connection.
+	closeWait = time.Second
+)
 
 // client is one MQTT connection of a run, read by one goroutine.
 type client struct {
@@ -42,6 +47,7 @@ func (r *run) dial(ctx context.Context, i int) (net.Conn, error) {
 	d := net.Dialer{}
 	if n := len(t.SourceAddrs); n > 0 {
 		d.LocalAddr = &net.TCPAddr{IP: t.SourceAddrs[i%n]}
+		d.Control = bindLater
 	}
 	addr := t.Addr
 	if a := r.dialAddr.Load(); a != nil {
@@ -185,14 +191,19 @@ func (c *client) failure() error {
 	return c.err
 }
 
-// close ends the connection politely: DISCONNECT, then close.
+// close sends DISCONNECT and gives the server closeWait to close its
+// end of the connection, which the reader sees as its end; the run
+// closes ours after. The side that closes first keeps the connection in
+// TIME_WAIT for a minute: on the server that costs nothing, but here it
+// would hold one of the source address's ports, and a few runs of
+// thousands of connections would use them all up.
 func (c *client) close() {
 	if c.closing.Swap(true) {
 		return
 	}
 	c.run.connected.Add(-1)
 	c.out.send([]byte{byte(packet.DISCONNECT) << 4, 0}, c.run.clock.now())
-	c.nc.Close()
+	c.nc.SetReadDeadline(time.Now().Add(closeWait))
 }
 
 // readErr is how a read loop reports the end of its connection.

@@ -416,7 +416,8 @@ func (r *run) add(c *client, read func()) {
 	})
 }
 
-// closeAll disconnects every client and waits for their readers.
+// closeAll disconnects every client, waits for their readers and closes
+// their connections.
 func (r *run) closeAll() {
 	r.mu.Lock()
 	clients := r.clients
@@ -433,6 +434,9 @@ func (r *run) closeAll() {
 	}
 	wg.Wait()
 	r.readers.Wait()
+	for _, c := range clients {
+		c.nc.Close()
+	}
 }
 
 // failure counts an error and keeps the first few for the report.

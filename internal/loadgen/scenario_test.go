@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -232,7 +231,7 @@ func TestTLSAndWebSocket(t *testing.T) {
 
 // fakeServer accepts every CONNECT, then hands the connection to after,
 // and returns its address.
-func fakeServer(t *testing.T, after func(net.Conn)) string {
+func fakeServer(t *testing.T, after func(net.Conn, *packet.Reader)) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -253,7 +252,7 @@ func fakeServer(t *testing.T, after func(net.Conn)) string {
 					return
 				}
 				c.Write([]byte{byte(packet.CONNACK) << 4, 2, 0, 0})
-				after(c)
+				after(c, r)
 			}()
 		}
 	}()
@@ -265,11 +264,15 @@ func fakeServer(t *testing.T, after func(net.Conn)) string {
 func TestSourceAddrs(t *testing.T) {
 	var mu sync.Mutex
 	from := map[string]int{}
-	addr := fakeServer(t, func(c net.Conn) {
+	addr := fakeServer(t, func(c net.Conn, r *packet.Reader) {
 		mu.Lock()
 		from[c.RemoteAddr().(*net.TCPAddr).IP.String()]++
 		mu.Unlock()
-		io.Copy(io.Discard, c)
+		for {
+			if p, err := r.ReadPacket(); err != nil || p.Type() == packet.DISCONNECT {
+				return
+			}
+		}
 	})
 	rep := run(t, loadgen.Config{
 		Target:   loadgen.Target{Addr: addr, SourceAddrs: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("127.0.0.2")}},
@@ -331,9 +334,33 @@ func TestLeftoverSession(t *testing.T) {
 func TestStalledServer(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
-	addr := fakeServer(t, func(net.Conn) { <-stop })
+	addr := fakeServer(t, func(net.Conn, *packet.Reader) { <-stop })
 	rep := run(t, loadgen.Config{Target: loadgen.Target{Addr: addr}, Scenario: loadgen.Pub, Size: 1000, Duration: 100 * time.Millisecond, Drain: 200 * time.Millisecond})
 	if rep.Errors != 1 || !strings.Contains(rep.ErrorSamples[0], "the server stopped reading") || len(rep.Failures) != 1 {
 		t.Errorf("errors %q, failures %q; want the stalled write", rep.ErrorSamples, rep.Failures)
+	}
+}
+
+// TestServerClosesFirst checks a client waits, after its DISCONNECT, for
+// the server to close the connection, so TIME_WAIT stays on the server's
+// side and repeated runs do not use up the source addresses' ports.
+func TestServerClosesFirst(t *testing.T) {
+	open := make(chan bool, 3)
+	addr := fakeServer(t, func(c net.Conn, r *packet.Reader) {
+		for {
+			if p, err := r.ReadPacket(); err != nil || p.Type() == packet.DISCONNECT {
+				break
+			}
+		}
+		c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		_, err := c.Read(make([]byte, 1))
+		var ne net.Error
+		open <- errors.As(err, &ne) && ne.Timeout()
+	})
+	run(t, loadgen.Config{Target: loadgen.Target{Addr: addr}, Scenario: loadgen.Conn, Clients: 3, Duration: time.Millisecond})
+	for range 3 {
+		if !<-open {
+			t.Fatal("a client closed its end after DISCONNECT before the server did")
+		}
 	}
 }
