@@ -436,7 +436,13 @@ func (s *crashSubscriber) deliver(r *crashRun, k crashKey, d *crashDelivery, exa
 	}
 	s.got[k] = d
 	if last := s.lastFirst[k.pub]; k.seq < last {
-		r.problem("order", "%s: round %d: p%d #%d first delivered after #%d", s.id, d.round, k.pub, k.seq, last)
+		kind := "order"
+		if s.inUse[k] != 0 {
+			// The broker sent it in order, under a packet id the client
+			// had to take for a resend.
+			kind = "order (sent before under a packet id in use)"
+		}
+		r.problem(kind, "%s: round %d: p%d #%d first delivered after #%d", s.id, d.round, k.pub, k.seq, last)
 	}
 	s.lastFirst[k.pub] = max(s.lastFirst[k.pub], k.seq)
 }
