@@ -11,13 +11,17 @@ import (
 	"time"
 
 	"github.com/petrelmq/petrel/packet"
+	"github.com/petrelmq/petrel/plugin"
 )
 
-// listenerRun is one Serve call's listener: its settings and how many
+// listenerRun is one Serve call's listener: its settings, the plugins
+// that apply to its clients (its own or the server's), and how many
 // connections it has open.
 type listenerRun struct {
-	cfg  Listener
-	open atomic.Int64
+	cfg   Listener
+	authn plugin.Authenticator
+	authz plugin.Authorizer
+	open  atomic.Int64
 }
 
 // A Ban keeps clients out. Exactly one of ClientID, Username and Network
@@ -193,6 +197,8 @@ func (g *guard) sweepLocked(now time.Time, flapWindow time.Duration) {
 // for a Unix socket.
 func addrOf(a net.Addr) netip.Addr {
 	switch a := a.(type) {
+	case interface{ AddrPort() netip.AddrPort }:
+		return a.AddrPort().Addr().Unmap()
 	case *net.TCPAddr:
 		ip, _ := netip.AddrFromSlice(a.IP)
 		return ip.Unmap()

@@ -10,8 +10,12 @@ import (
 	"github.com/petrelmq/petrel/plugin"
 )
 
-// authRun is an enhanced authentication exchange under way (v5 §4.12).
+// authRun is the enhanced authentication (v5 §4.12) of a client that
+// logged in with a method: the method, and the exchange under way, if any.
 type authRun struct {
+	method string
+	// ex is the exchange under way, during login or re-authentication;
+	// nil between them.
 	ex plugin.AuthExchange
 	// connect is the CONNECT a login exchange admits once it is done; nil
 	// on re-authentication.
@@ -31,7 +35,7 @@ func (c *conn) step(data []byte) (reply []byte, done bool, err error) {
 // sendAuth sends AUTH with the connection's method.
 func (c *conn) sendAuth(code packet.ReasonCode, data []byte) {
 	a := &packet.Auth{ReasonCode: code}
-	a.Props.AuthMethod, a.Props.AuthData = c.authMethod, data
+	a.Props.AuthMethod, a.Props.AuthData = c.auth.method, data
 	c.send(a)
 }
 
@@ -40,11 +44,11 @@ func (c *conn) sendAuth(code packet.ReasonCode, data []byte) {
 func (c *conn) loginStep(p *packet.Connect, data []byte) bool {
 	reply, done, err := c.step(data)
 	if err != nil {
-		c.auth = nil
+		c.auth.ex, c.auth.connect = nil, nil
 		return c.loginFailed(err, packet.NotAuthorized)
 	}
 	if done {
-		c.auth = nil
+		c.auth.ex, c.auth.connect = nil, nil
 		return c.login(p, reply)
 	}
 	if c.auth.connect == nil {
@@ -77,10 +81,12 @@ func (c *conn) continueLogin(h packet.FixedHeader, body []byte) bool {
 	switch {
 	case p.ReasonCode != packet.ContinueAuthentication:
 		return c.refuse(packet.ProtocolError, "AUTH during login must continue authentication (v5 §4.12)")
-	case p.Props.AuthMethod != c.authMethod:
+	case p.Props.AuthMethod != c.auth.method:
 		return c.refuse(packet.ProtocolError, "AUTH names another authentication method than CONNECT (v5 [MQTT-4.12.0-5])")
 	}
-	return c.loginStep(c.auth.connect, p.Props.AuthData)
+	// loginStep may drop the CONNECT once it is done with it.
+	connect := c.auth.connect
+	return c.loginStep(connect, p.Props.AuthData)
 }
 
 // reauthenticate handles AUTH from a connected client: the start or the
@@ -89,16 +95,16 @@ func (c *conn) continueLogin(h packet.FixedHeader, body []byte) bool {
 func (c *conn) reauthenticate(p *packet.Auth) error {
 	s := c.srv
 	switch {
-	case c.authMethod == "":
+	case c.auth == nil:
 		// v5 [MQTT-4.12.0-7]
 		return &packet.Error{Code: packet.ProtocolError, Reason: "AUTH from a client that did not log in with an authentication method (v5 [MQTT-4.12.0-7])"}
-	case p.Props.AuthMethod != c.authMethod:
+	case p.Props.AuthMethod != c.auth.method:
 		// v5 [MQTT-4.12.1-1]
 		return &packet.Error{Code: packet.ProtocolError, Reason: "re-authentication must use the method of the login (v5 [MQTT-4.12.1-1])"}
-	case p.ReasonCode == packet.ReAuthenticate && c.auth == nil:
-		c.auth = &authRun{client: c.client}
-		c.auth.ex = s.opts.EnhancedAuth[c.authMethod].Start(&c.auth.client)
-	case p.ReasonCode == packet.ContinueAuthentication && c.auth != nil:
+	case p.ReasonCode == packet.ReAuthenticate && c.auth.ex == nil:
+		c.auth.client = c.client
+		c.auth.ex = s.opts.EnhancedAuth[c.auth.method].Start(&c.auth.client)
+	case p.ReasonCode == packet.ContinueAuthentication && c.auth.ex != nil:
 	default:
 		return &packet.Error{Code: packet.ProtocolError, Reason: "AUTH with reason " + p.ReasonCode.String() + " out of order (v5 §4.12)"}
 	}
@@ -107,7 +113,7 @@ func (c *conn) reauthenticate(p *packet.Auth) error {
 		err = errors.New("re-authentication proved another identity than the login")
 	}
 	if err != nil {
-		c.auth = nil
+		c.auth.ex = nil
 		s.stats.authFailures.Add(1)
 		s.log.Info("re-authentication failed", "client", c.client.ID, "username", c.client.Username,
 			"remote", c.remote(), "err", err)
@@ -122,7 +128,7 @@ func (c *conn) reauthenticate(p *packet.Auth) error {
 		c.sendAuth(packet.ContinueAuthentication, reply)
 		return nil
 	}
-	c.auth = nil
+	c.auth.ex = nil
 	c.sendAuth(packet.Success, reply)
 	return nil
 }

@@ -34,12 +34,9 @@ type conn struct {
 	prev, next *conn // Server.conns, guarded by Server.mu
 	nc         net.Conn
 	lst        *listenerRun
-	// authn and authz are the listener's or the server's plugins.
-	authn  plugin.Authenticator
-	authz  plugin.Authorizer
-	v      packet.Version
-	client plugin.Client
-	sess   *clientSession
+	v          packet.Version
+	client     plugin.Client
+	sess       *clientSession
 
 	keepAlive time.Duration
 	// maxPacketSize and aliasMax are the client's limits towards it (v5).
@@ -59,19 +56,18 @@ type conn struct {
 	// no will.
 	normalClose bool
 
-	// authMethod is the enhanced authentication method the client logged
-	// in with (v5); auth is the exchange under way, during login (with the
-	// CONNECT it admits) or re-authentication. Used by the read loop only.
-	authMethod string
-	auth       *authRun
+	// auth is the enhanced authentication of a client that logged in with
+	// a method (v5); nil otherwise. Used by the read loop only.
+	auth *authRun
 	// assignedID is set when the broker chose the client id (v5).
 	assignedID bool
 	// refusedMark is the server's count of refused store writes when the
 	// packet being handled arrived; see durable.
 	refusedMark int64
 	// rate is the client's publishing budget under MaxPublishRate and
-	// MaxPublishByteRate; used by the read loop only.
-	rate pubRate
+	// MaxPublishByteRate, made when first needed; used by the read loop
+	// only.
+	rate *pubRate
 	// loggedIn is set once the client is admitted; from then on its
 	// client fields are read by other goroutines.
 	loggedIn atomic.Bool
@@ -87,25 +83,21 @@ type conn struct {
 
 	// The read side: r in goroutine mode; fd, rc and partial when the
 	// Poller drives the connection. rmu orders the Poller's callbacks.
-	r        *packet.Reader
-	polled   bool
-	fd       int
-	rmu      sync.Mutex
-	partial  []byte
-	timer    *time.Timer
+	r       *packet.Reader
+	polled  bool
+	fd      int
+	rmu     sync.Mutex
+	partial []byte
+	// wheelAt is the idle wheel tick the connection is filed under, 0 for
+	// none; guarded by the wheel's lock.
+	wheelAt  int64
 	lastRead atomic.Int64
 	finished bool
 	finish1  sync.Once
 }
 
 func newConn(s *Server, nc net.Conn, l *listenerRun) *conn {
-	c := &conn{srv: s, nc: nc, lst: l, authn: l.cfg.Authenticator, authz: l.cfg.Authorizer}
-	if c.authn == nil {
-		c.authn = s.opts.Authenticator
-	}
-	if c.authz == nil {
-		c.authz = s.opts.Authorizer
-	}
+	c := &conn{srv: s, nc: nc, lst: l}
 	c.client.RemoteAddr = nc.RemoteAddr()
 	c.client.Listener = l.cfg.Name
 	return c
@@ -132,7 +124,7 @@ func (c *conn) frame(h packet.FixedHeader, body []byte) error {
 	if c.sess == nil {
 		var ok bool
 		switch {
-		case c.auth != nil:
+		case c.auth != nil && c.auth.ex != nil:
 			ok = c.continueLogin(h, body)
 		case h.Type != packet.CONNECT:
 			return errNotConnect
@@ -181,9 +173,6 @@ func (c *conn) serve() {
 func (c *conn) finish() {
 	c.finish1.Do(func() {
 		c.finished = true
-		if c.timer != nil {
-			c.timer.Stop()
-		}
 		c.omu.Lock()
 		c.closed = true
 		c.omu.Unlock()
@@ -469,7 +458,10 @@ func (c *conn) abort() {
 // than closing it) makes it readable, so the goroutine or Poller callback
 // that reads it runs finish.
 func (c *conn) wake() {
-	if tc, ok := c.nc.(*net.TCPConn); ok {
+	if tc, ok := c.nc.(interface {
+		CloseRead() error
+		CloseWrite() error
+	}); ok {
 		tc.CloseRead()
 		tc.CloseWrite()
 		return

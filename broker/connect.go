@@ -115,15 +115,15 @@ func (c *conn) connect(body []byte) bool {
 		if a == nil {
 			return c.refuse(packet.BadAuthenticationMethod, "authentication method "+method+" is not supported")
 		}
-		c.authMethod = strings.Clone(method)
-		c.auth = &authRun{ex: a.Start(&c.client)}
+		c.auth = &authRun{method: strings.Clone(method)}
+		c.auth.ex = a.Start(&c.client)
 		return c.loginStep(&p, p.Props.AuthData)
 	}
 	if !certified {
 		if !c.lst.cfg.AllowAnonymous && !p.HasUsername {
 			return c.refuse(packet.NotAuthorized, "anonymous clients are not allowed on listener "+c.lst.cfg.Name)
 		}
-		if !c.lst.cfg.AllowAnonymous && c.authn == nil {
+		if !c.lst.cfg.AllowAnonymous && c.lst.authn == nil {
 			// A user name nobody checks is no better than none, as Mosquitto
 			// refuses everyone on such a listener.
 			return c.refuse(packet.NotAuthorized, "listener "+c.lst.cfg.Name+" does not allow anonymous clients and has no authenticator")
@@ -131,7 +131,7 @@ func (c *conn) connect(body []byte) bool {
 		// An anonymous client on a listener that admits them is not asked
 		// for credentials it did not send, as Mosquitto's allow_anonymous
 		// beside a password file.
-		if a := c.authn; a != nil && p.HasUsername {
+		if a := c.lst.authn; a != nil && p.HasUsername {
 			ctx, cancel := context.WithTimeout(context.Background(), s.opts.ConnectTimeout)
 			err := a.Authenticate(ctx, &c.client, plugin.Credentials{Password: p.Password, HasPassword: p.HasPassword})
 			cancel()
@@ -211,7 +211,9 @@ func (c *conn) login(p *packet.Connect, authData []byte) bool {
 	ack := &packet.Connack{SessionPresent: present, ReasonCode: packet.Success}
 	if c.v == packet.V5 {
 		pr := &ack.Props
-		pr.AuthMethod, pr.AuthData = c.authMethod, authData
+		if c.auth != nil {
+			pr.AuthMethod, pr.AuthData = c.auth.method, authData
+		}
 		if c.assignedID {
 			pr.AssignedClientID = id
 		}
@@ -313,5 +315,5 @@ func (c *conn) mayPublish(topic string) bool {
 	if strings.HasPrefix(topic, "$") && !c.srv.opts.AllowDollarPublish {
 		return false
 	}
-	return c.authz == nil || c.authz.Authorize(&c.client, plugin.Publish, topic)
+	return c.lst.authz == nil || c.lst.authz.Authorize(&c.client, plugin.Publish, topic)
 }

@@ -234,7 +234,7 @@ func (s *Server) subscribe(c *conn, cs *clientSession, sub packet.Subscription, 
 		failed = packet.WildcardSubscriptionsNotSupported
 	case s.opts.MaxTopicLevels > 0 && strings.Count(filter, "/") >= s.opts.MaxTopicLevels:
 		failed = packet.TopicFilterInvalid
-	case c.authz != nil && !c.authz.Authorize(&c.client, plugin.Subscribe, filter):
+	case c.lst.authz != nil && !c.lst.authz.Authorize(&c.client, plugin.Subscribe, filter):
 		failed = packet.NotAuthorized
 	case s.opts.MaxSubscriptionsPerClient > 0 && cs.st.Subscriptions.Len() >= s.opts.MaxSubscriptionsPerClient && !subscribed(cs, sub.Filter):
 		failed = packet.QuotaExceeded
@@ -317,7 +317,7 @@ func subscribed(cs *clientSession, filter string) bool {
 // mayReceive asks the Authorizer whether the client may receive a message
 // on the topic.
 func (c *conn) mayReceive(topic string) bool {
-	return c.authz == nil || c.authz.Authorize(&c.client, plugin.Receive, topic)
+	return c.lst.authz == nil || c.lst.authz.Authorize(&c.client, plugin.Receive, topic)
 }
 
 // retainRoom reports whether the retained set may take p, which replaces
@@ -357,7 +357,10 @@ type pubRate struct {
 // stops reading, so TCP slows the client down and nothing is dropped.
 func (c *conn) throttle(size int) {
 	o := &c.srv.opts
-	r := &c.rate
+	if c.rate == nil {
+		c.rate = &pubRate{}
+	}
+	r := c.rate
 	now := time.Now()
 	if r.last.IsZero() {
 		r.msgs, r.bytes = o.MaxPublishRate, o.MaxPublishByteRate

@@ -6,35 +6,39 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/petrelmq/petrel/internal/listener"
 	"github.com/petrelmq/petrel/packet"
 )
 
 // startPolled hands a TCP connection to the server's Poller: no goroutine
-// waits on it, and it holds no read buffer between packets. A timer
-// enforces the connect timeout and then the keep-alive.
+// waits on it, and it holds no read buffer between packets. The server's
+// idle wheel enforces the connect timeout and then the keep-alive.
 func (c *conn) startPolled() error {
 	// The Poller may call back before Watch returns.
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
+	switch nc := c.nc.(type) {
+	case *listener.FDConn:
+		c.fd = nc.Fd()
+	case syscall.Conn:
+		rc, err := nc.SyscallConn()
+		if err != nil {
+			return err
+		}
+		if err := rc.Control(func(fd uintptr) { c.fd = int(fd) }); err != nil {
+			return err
+		}
+	default:
 		return errors.ErrUnsupported
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	if err := rc.Control(func(fd uintptr) { c.fd = int(fd) }); err != nil {
-		return err
-	}
 	c.polled = true
-	c.lastRead.Store(time.Now().UnixNano())
-	c.timer = time.AfterFunc(c.srv.opts.ConnectTimeout, c.checkIdle)
+	now := time.Now()
+	c.lastRead.Store(now.UnixNano())
 	if err := c.srv.poller.Watch(c.fd, c.readable); err != nil {
-		c.timer.Stop()
-		c.timer, c.polled = nil, false
+		c.polled = false
 		return err
 	}
+	c.srv.idle.schedule(c, now.Add(c.srv.opts.ConnectTimeout))
 	return nil
 }
 
@@ -61,20 +65,21 @@ func (c *conn) idleLimit() time.Duration {
 	return 0
 }
 
-// checkIdle runs when the timer fires: it ends a connection silent for
-// too long, or sets the timer for the time left.
+// checkIdle runs when the idle wheel reaches the connection: it ends a
+// connection silent for too long, or files it again for the time left.
 func (c *conn) checkIdle() {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	if c.finished {
+	if c.finished || !c.polled {
 		return
 	}
 	limit := c.idleLimit()
 	if limit == 0 {
 		return
 	}
-	if left := limit - time.Since(time.Unix(0, c.lastRead.Load())); left > 0 {
-		c.timer.Reset(left)
+	last := time.Unix(0, c.lastRead.Load())
+	if time.Since(last) < limit {
+		c.srv.idle.schedule(c, last.Add(limit))
 		return
 	}
 	c.endWith(errIdle)
@@ -104,7 +109,7 @@ func (c *conn) readable() {
 	}
 	if !wasConnected && c.sess != nil && c.idleLimit() > 0 {
 		// CONNECT arrived: the connect timeout becomes the keep-alive.
-		c.timer.Reset(c.idleLimit())
+		c.srv.idle.schedule(c, time.Now().Add(c.idleLimit()))
 	}
 	if err := c.srv.poller.Rearm(c.fd); err != nil {
 		c.endWith(err)
@@ -112,14 +117,17 @@ func (c *conn) readable() {
 	}
 }
 
-// linger is how long a connection's reader waits for more data before it
-// hands the connection back to the Poller. A busy connection is read like
-// any blocking one, through the runtime's own poller, at its speed; a
-// connection quiet for this long costs no goroutine and no buffer.
+// linger is how long the reader of a net.TCPConn waits for more data
+// before it hands the connection back to the Poller: a busy connection is
+// read like any blocking one, through the runtime's own poller, at its
+// speed; one quiet for this long costs no goroutine and no buffer. A bare
+// descriptor (listener.FDConn), which is how plain TCP listeners accept,
+// has no runtime poller to wait in: its reader goes back to the Poller as
+// soon as nothing is waiting.
 const linger = 100 * time.Millisecond
 
-// readAvailable reads and handles packets until the connection has been
-// quiet for linger or ends.
+// readAvailable reads and handles packets until nothing more is waiting
+// (for a net.TCPConn, for linger) or the connection ends.
 func (c *conn) readAvailable() error {
 	buf := c.partial
 	c.partial = nil
@@ -150,7 +158,7 @@ func (c *conn) readAvailable() error {
 		switch {
 		case err != nil:
 			return err
-		case errors.As(rerr, &ne) && ne.Timeout():
+		case rerr == listener.ErrWouldBlock, errors.As(rerr, &ne) && ne.Timeout():
 			return nil
 		case rerr != nil:
 			return rerr

@@ -31,8 +31,10 @@ type Server struct {
 	storeRefused atomic.Int64
 
 	// poller drives plain TCP connections; nil when unavailable or turned
-	// off, and then each connection reads on its own goroutine.
+	// off, and then each connection reads on its own goroutine. idle
+	// enforces their connect timeouts and keep-alives.
 	poller *listener.Poller
+	idle   idleWheel
 
 	tree     topic.Tree
 	retained topic.Retained[*session.Message]
@@ -91,6 +93,14 @@ func New(opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	if s.poller != nil {
+		s.idle.start()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.idle.run(s.done)
+		}()
+	}
 	if opts.SysInterval > 0 {
 		s.wg.Add(1)
 		go s.publishSys()
@@ -106,7 +116,13 @@ func (s *Server) Serve(l net.Listener, cfg Listener) error {
 	if cfg.Name == "" {
 		cfg.Name = l.Addr().String()
 	}
-	run := &listenerRun{cfg: cfg}
+	run := &listenerRun{cfg: cfg, authn: cfg.Authenticator, authz: cfg.Authorizer}
+	if run.authn == nil {
+		run.authn = s.opts.Authenticator
+	}
+	if run.authz == nil {
+		run.authz = s.opts.Authorizer
+	}
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
@@ -123,6 +139,15 @@ func (s *Server) Serve(l net.Listener, cfg Listener) error {
 	var backoff time.Duration
 	for {
 		nc, err := l.Accept()
+		if tc, ok := nc.(*net.TCPConn); ok && err == nil && s.poller != nil {
+			// Held as a bare descriptor that the Poller reads, an idle
+			// connection costs far less than as a net.Conn.
+			if bc, berr := s.poller.Bare(tc); berr == nil {
+				nc = bc
+			} else {
+				s.log.Warn("cannot hold a connection as a bare descriptor", "remote", tc.RemoteAddr().String(), "err", berr)
+			}
+		}
 		if err != nil {
 			if s.closing.Load() {
 				return ErrServerClosed
@@ -157,14 +182,21 @@ func (s *Server) Serve(l net.Listener, cfg Listener) error {
 		s.open.Add(1)
 		s.wg.Add(1)
 		s.mu.Unlock()
+		_, bare := nc.(*listener.FDConn)
 		_, tcp := nc.(*net.TCPConn)
-		if !tcp || s.poller == nil {
+		switch {
+		case !bare && !tcp || s.poller == nil:
 			go c.serve()
-			continue
-		}
-		if err := c.startPolled(); err != nil {
-			s.log.Warn("cannot poll a connection; reading it on a goroutine", "remote", nc.RemoteAddr().String(), "err", err)
-			go c.serve()
+		case bare:
+			if err := c.startPolled(); err != nil {
+				s.log.Warn("cannot poll a connection; closing it", "remote", c.remote(), "err", err)
+				c.finish()
+			}
+		default:
+			if err := c.startPolled(); err != nil {
+				s.log.Warn("cannot poll a connection; reading it on a goroutine", "remote", c.remote(), "err", err)
+				go c.serve()
+			}
 		}
 	}
 }

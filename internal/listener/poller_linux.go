@@ -25,7 +25,14 @@ type Poller struct {
 	mu        sync.RWMutex
 	callbacks map[int32]func()
 
-	done chan struct{}
+	// wepfd is a second epoll instance for FDConn writes that wait for
+	// room; writers are the waiting writes' channels.
+	wepfd   int
+	wmu     sync.Mutex
+	writers map[int32]chan struct{}
+
+	done  chan struct{}
+	wdone chan struct{}
 }
 
 const events = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
@@ -46,8 +53,25 @@ func NewPoller() (*Poller, error) {
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
-	p := &Poller{epfd: epfd, wakefd: wakefd, callbacks: map[int32]func(){}, done: make(chan struct{})}
+	wepfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err == nil {
+		err = unix.EpollCtl(wepfd, unix.EPOLL_CTL_ADD, wakefd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)})
+	}
+	if err != nil {
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		if wepfd >= 0 {
+			unix.Close(wepfd)
+		}
+		return nil, fmt.Errorf("epoll for writes: %w", err)
+	}
+	p := &Poller{epfd: epfd, wakefd: wakefd, callbacks: map[int32]func(){}, done: make(chan struct{}),
+		wepfd: wepfd, writers: map[int32]chan struct{}{}, wdone: make(chan struct{})}
 	go p.loop()
+	go func() {
+		defer close(p.wdone)
+		p.writeLoop()
+	}()
 	return p, nil
 }
 
@@ -78,6 +102,7 @@ func (p *Poller) Forget(fd int) {
 	p.mu.Lock()
 	delete(p.callbacks, int32(fd))
 	p.mu.Unlock()
+	p.wakeWriter(fd)
 }
 
 // Close stops the Poller. Watched descriptors are not closed.
@@ -87,7 +112,9 @@ func (p *Poller) Close() error {
 		return fmt.Errorf("wake poller: %w", err)
 	}
 	<-p.done
+	<-p.wdone
 	unix.Close(p.wakefd)
+	unix.Close(p.wepfd)
 	return unix.Close(p.epfd)
 }
 

@@ -2,7 +2,10 @@
 
 package listener
 
-import "errors"
+import (
+	"errors"
+	"net"
+)
 
 // Poller is available on Linux only; elsewhere NewPoller fails and the
 // broker reads each connection on a goroutine of its own.
@@ -22,3 +25,12 @@ func (p *Poller) Forget(int) {}
 
 // Close is never called: NewPoller fails.
 func (p *Poller) Close() error { return nil }
+
+// FDConn exists on Linux only.
+type FDConn struct{ net.Conn }
+
+// Fd is never called: NewPoller fails.
+func (c *FDConn) Fd() int { return -1 }
+
+// Bare is never called: NewPoller fails.
+func (p *Poller) Bare(*net.TCPConn) (*FDConn, error) { return nil, errors.ErrUnsupported }

@@ -1,0 +1,145 @@
+package listener
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// acceptPair returns a bare server side accepted through p and the
+// client's net.Conn.
+func acceptPair(t *testing.T, p *Poller) (*FDConn, net.Conn) {
+	t.Helper()
+	l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	client, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	nc, err := l.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := p.Bare(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, client
+}
+
+func newPoller(t *testing.T) *Poller {
+	t.Helper()
+	p, err := NewPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func TestFDConnReadsThroughThePoller(t *testing.T) {
+	p := newPoller(t)
+	c, client := acceptPair(t, p)
+	if got, want := c.RemoteAddr().String(), client.LocalAddr().String(); got != want {
+		t.Fatalf("RemoteAddr %s, want the client's address %s", got, want)
+	}
+	buf := make([]byte, 64)
+	if _, err := c.Read(buf); err != ErrWouldBlock {
+		t.Fatalf("Read with nothing waiting: %v, want ErrWouldBlock", err)
+	}
+	ready := make(chan struct{}, 1)
+	if err := p.Watch(c.Fd(), func() { ready <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	client.Write([]byte("hello"))
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the Poller did not report the data")
+	}
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("Read: %q, %v", buf[:n], err)
+	}
+	client.Close()
+	if err := p.Rearm(c.Fd()); err != nil {
+		t.Fatal(err)
+	}
+	<-ready
+	if _, err := c.Read(buf); err != io.EOF {
+		t.Fatalf("Read after the client closed: %v, want EOF", err)
+	}
+}
+
+func TestFDConnWriteWaitsForRoom(t *testing.T) {
+	p := newPoller(t)
+	c, client := acceptPair(t, p)
+	// Far more than the socket buffers hold: Write must wait for the
+	// reader, through the Poller, several times.
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<20)
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(client)
+		got <- b
+	}()
+	c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if n, err := c.Write(data); err != nil || n != len(data) {
+		t.Fatalf("Write: %d of %d, %v", n, len(data), err)
+	}
+	c.Close()
+	if b := <-got; !bytes.Equal(b, data) {
+		t.Fatalf("the client read %d bytes, not the %d written", len(b), len(data))
+	}
+}
+
+func TestFDConnWriteDeadline(t *testing.T) {
+	p := newPoller(t)
+	c, _ := acceptPair(t, p)
+	c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+	// The client reads nothing.
+	_, err := c.Write(make([]byte, 64<<20))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Write to a client that reads nothing: %v, want the deadline", err)
+	}
+}
+
+func TestFDConnCloseDuringWrite(t *testing.T) {
+	p := newPoller(t)
+	c, client := acceptPair(t, p)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Write(make([]byte, 64<<20))
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the write fills the socket and waits
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a Write cut short by Close reported success")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the waiting Write")
+	}
+	// The descriptor is closed: the client reads to the end.
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, client); err != nil && !errors.Is(err, net.ErrClosed) {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("the client still has an open connection after Close")
+		}
+	}
+	if _, err := c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write after Close: %v", err)
+	}
+}
