@@ -50,57 +50,68 @@ func BenchmarkSlowConsumer(b *testing.B) {
 }
 
 // benchDelivery runs pubs publishers to subs subscribers, beside stuck
-// subscribers that never read. With stuck subscribers the queues are
-// bounded at 1000 messages; otherwise they are made large enough never to
-// drop.
+// subscribers that never read.
 func benchDelivery(b *testing.B, pubs, subs int, qos packet.QoS, goroutines bool, stuck int) {
+	perPub := max((b.N+subs-1)/subs/pubs, 1)
+	delivered := runDelivery(b, pubs, subs, qos, goroutines, stuck, perPub, func() {
+		b.ReportAllocs()
+		b.ResetTimer()
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(delivered)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// runDelivery has pubs publishers send perPub messages each to subs
+// subscribers, beside stuck subscribers that never read, and returns how
+// many messages the subscribers received. start runs once everyone is
+// connected and subscribed, just before the first message. With stuck
+// subscribers the queues are bounded at 1000 messages; otherwise they are
+// made large enough never to drop.
+func runDelivery(tb testing.TB, pubs, subs int, qos packet.QoS, goroutines bool, stuck, perPub int, start func()) int {
 	queue := 1 << 22
 	if stuck > 0 {
 		queue = 1000
 	}
-	br := brokertest.Start(b, broker.Options{
+	br := brokertest.Start(tb, broker.Options{
 		Logger:                 slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxQueuedMessages:      queue,
 		SysInterval:            -1,
 		GoroutinePerConnection: goroutines,
 	})
 	for i := range stuck {
-		c := benchConnect(b, br.Addr, fmt.Sprint("bstuck-", i))
+		c := benchConnect(tb, br.Addr, fmt.Sprint("bstuck-", i))
 		c.(*net.TCPConn).SetReadBuffer(4096)
 		raw, _ := (&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "bench/#", QoS: qos}}}).Encode(nil, packet.V311)
 		c.Write(raw)
 	}
-	perPub := (b.N + subs - 1) / subs / pubs
-	if perPub == 0 {
-		perPub = 1
-	}
 	want := perPub * pubs
 	var ready, done sync.WaitGroup
 	for i := range subs {
-		c := benchConnect(b, br.Addr, fmt.Sprint("bsub-", i))
+		c := benchConnect(tb, br.Addr, fmt.Sprint("bsub-", i))
 		raw, _ := (&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "bench/#", QoS: qos}}}).Encode(nil, packet.V311)
 		c.Write(raw)
 		ready.Add(1)
 		done.Add(1)
-		go benchReceive(b, c, want, &ready, &done)
+		go benchReceive(tb, c, want, &ready, &done)
 	}
 	ready.Wait()
 	payload := make([]byte, 64)
-	b.ReportAllocs()
-	b.ResetTimer()
-	var pubDone sync.WaitGroup
+	pubConns := make([]net.Conn, pubs)
 	for i := range pubs {
-		c := benchConnect(b, br.Addr, fmt.Sprint("bpub-", i))
+		pubConns[i] = benchConnect(tb, br.Addr, fmt.Sprint("bpub-", i))
+	}
+	start()
+	var pubDone sync.WaitGroup
+	for i, c := range pubConns {
 		pubDone.Add(1)
-		go benchPublish(b, c, fmt.Sprint("bench/", i), qos, payload, perPub, &pubDone)
+		go benchPublish(tb, c, fmt.Sprint("bench/", i), qos, payload, perPub, &pubDone)
 	}
 	done.Wait()
-	b.StopTimer()
 	pubDone.Wait()
-	b.ReportMetric(float64(want*subs)/b.Elapsed().Seconds(), "msgs/s")
+	return want * subs
 }
 
-func benchConnect(b *testing.B, addr, id string) net.Conn {
+func benchConnect(b testing.TB, addr, id string) net.Conn {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
@@ -116,7 +127,7 @@ func benchConnect(b *testing.B, addr, id string) net.Conn {
 }
 
 // benchReceive counts PUBLISHes, acknowledging QoS 1 ones in batches.
-func benchReceive(b *testing.B, c net.Conn, want int, ready, done *sync.WaitGroup) {
+func benchReceive(b testing.TB, c net.Conn, want int, ready, done *sync.WaitGroup) {
 	defer done.Done()
 	r := packet.NewReader(c, 64<<10)
 	r.Version = packet.V311
@@ -152,7 +163,7 @@ func benchReceive(b *testing.B, c net.Conn, want int, ready, done *sync.WaitGrou
 }
 
 // benchPublish sends n PUBLISHes, keeping at most 256 QoS 1 ones unacknowledged.
-func benchPublish(b *testing.B, c net.Conn, topic string, qos packet.QoS, payload []byte, n int, wg *sync.WaitGroup) {
+func benchPublish(b testing.TB, c net.Conn, topic string, qos packet.QoS, payload []byte, n int, wg *sync.WaitGroup) {
 	defer wg.Done()
 	const window = 256
 	credits := make(chan struct{}, window)
