@@ -32,8 +32,9 @@
 // broker on one machine, a QoS 0 publisher costs this package 0.08 µs of
 // CPU per message and client.Publish 3.9 µs; at QoS 1 with a window of
 // 64, 1.45 µs against 5.7 µs for 64 goroutines each calling Publish,
-// which returns only once its PUBACK has come. Receiving and accounting
-// for a message costs about 0.35 µs.
+// which returns only once its PUBACK has come. A fan-out to 16
+// subscribers costs 0.2 µs per delivered message at QoS 0 and 1 µs at
+// QoS 2, a half to a quarter of what the broker spends on it.
 //
 // # Imports
 //
