@@ -216,7 +216,7 @@ func addrOf(a net.Addr) netip.Addr {
 // client id and user name, before it authenticates. It returns Success or
 // the code to refuse it with, and why.
 func (s *Server) admit(c *conn) (packet.ReasonCode, string) {
-	o := &s.opts
+	o := s.limits()
 	if m := c.lst.cfg.MaxConnections; m > 0 && c.lst.open.Load() > int64(m) {
 		s.stats.refusedLimit.Add(1)
 		return packet.ServerBusy, fmt.Sprintf("listener %s is at its limit of %d connections", c.lst.cfg.Name, m)
@@ -304,7 +304,8 @@ func (c *conn) loginFailed(err error, code packet.ReasonCode) bool {
 		code = rc
 	}
 	s.stats.authFailures.Add(1)
-	if addr := addrOf(c.client.RemoteAddr); addr.IsValid() && s.opts.AuthFailureLimit > 0 {
+	lim := s.limits()
+	if addr := addrOf(c.client.RemoteAddr); addr.IsValid() && lim.AuthFailureLimit > 0 {
 		now := time.Now()
 		g := &s.guard
 		g.mu.Lock()
@@ -321,7 +322,7 @@ func (c *conn) loginFailed(err error, code packet.ReasonCode) bool {
 	}
 	s.log.Info("authentication failed", "client", c.client.ID, "username", c.client.Username,
 		"remote", c.remote(), "listener", c.lst.cfg.Name, "reason", code.String(), "err", err)
-	if d := s.opts.AuthFailureDelay; d > 0 {
+	if d := lim.AuthFailureDelay; d > 0 {
 		time.Sleep(d)
 	}
 	return c.refuse(code, err.Error())

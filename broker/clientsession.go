@@ -25,6 +25,8 @@ type clientSession struct {
 	// ends with it, and only a session with a non-zero expiry is stored.
 	expiry      time.Duration
 	expiryTimer *time.Timer
+	// offlineSince is when the client went offline; zero while online.
+	offlineSince time.Time
 	// pendingWill waits for willTimer: a will with a delay, published when
 	// the delay or the session ends, whichever comes first.
 	pendingWill *session.Message
@@ -154,6 +156,7 @@ func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duratio
 	}
 	wasPersistent := cs.persistent()
 	cs.conn = c
+	cs.offlineSince = time.Time{}
 	cs.online.Store(true)
 	s.stats.connected.Add(1)
 	cs.version = c.v
@@ -225,15 +228,17 @@ func (c *conn) detach() {
 		if c.will != nil && !c.normalClose && c.will.delay == 0 {
 			s.publishWill(c.will.msg)
 		}
-		s.log.Info("client disconnected", "client", c.client.ID, "reason", "session taken over")
+		s.log.Info("client disconnected", "client", c.client.ID, "remote", c.remote(), "version", c.v.String(),
+			"reason", packet.SessionTakenOver.String())
 		return
 	}
 	now := time.Now()
 	cs.conn = nil
+	cs.offlineSince = now
 	cs.online.Store(false)
 	s.stats.connected.Add(-1)
 	if !s.opts.QueueQoS0Offline {
-		s.stats.dropped.Add(int64(cs.st.DropQoS0()))
+		s.stats.dropped[dropOffline].Add(uint64(cs.st.DropQoS0()))
 	}
 	redistribute := cs.st.TakeUnacknowledged(func(d *session.Delivery) bool { return d.Shared == "" })
 	if cs.persistent() {
@@ -258,7 +263,8 @@ func (c *conn) detach() {
 		}
 	}
 	cs.mu.Unlock()
-	s.log.Info("client disconnected", "client", c.client.ID, "clean", c.normalClose)
+	s.log.Info("client disconnected", "client", c.client.ID, "remote", c.remote(), "version", c.v.String(),
+		"clean", c.normalClose, "reason", c.ops.endReasonText())
 	if w != nil {
 		s.publishWill(w.msg)
 	}
@@ -364,17 +370,17 @@ func (s *Server) enqueueLocked(cs *clientSession, d session.Delivery) (stored, o
 	}
 	persist := cs.persistent()
 	for _, old := range dropped {
-		s.stats.dropped.Add(1)
+		s.stats.dropped[dropQueueFull].Inc()
 		if persist && old.QoS > packet.AtMostOnce {
 			s.apply(Op{Kind: OpForget, ClientID: cs.id, Seq: old.Seq})
 		}
 	}
 	switch result {
 	case session.DroppedNewest:
-		s.stats.dropped.Add(1)
+		s.stats.dropped[dropQueueFull].Inc()
 		return false, false
 	case session.Overflowed:
-		s.stats.dropped.Add(1)
+		s.stats.dropped[dropQueueFull].Inc()
 		return false, true
 	}
 	if persist && queued.QoS > packet.AtMostOnce {
@@ -392,19 +398,18 @@ func (s *Server) deliver(cs *clientSession, d session.Delivery) (stored bool) {
 	cs.mu.Lock()
 	if cs.gone || cs.conn == nil && d.QoS == packet.AtMostOnce && !s.opts.QueueQoS0Offline {
 		cs.mu.Unlock()
-		s.stats.dropped.Add(1)
+		s.stats.dropped[dropOffline].Inc()
 		return false
 	}
 	var slow *conn
-	if m := s.opts.MaxQueuedMemory; m > 0 && (cs.conn == nil || cs.st.Queued() > 0) && s.stats.queuedBytes.Load() >= m {
+	if m := s.limits().MaxQueuedMemory; m > 0 && (cs.conn == nil || cs.st.Queued() > 0) && s.stats.queuedBytes.Load() >= m {
 		// The delivery would wait in a queue, and queues hold all the
 		// memory they may.
 		if s.opts.QueueOverflow == Disconnect {
 			slow = cs.conn
 		}
 		cs.mu.Unlock()
-		s.stats.dropped.Add(1)
-		if s.stats.droppedMemory.Add(1) == 1 {
+		if s.stats.dropped[dropMemory].Add(1) == 1 {
 			s.log.Warn("queued messages reached max_queued_memory; dropping messages for queues until it falls", "limit", m)
 		}
 		if slow != nil {
@@ -462,7 +467,7 @@ func (cs *clientSession) pumpLocked(now time.Time) {
 		cs.drainBacklogLocked(now)
 		d, pid, expired, ok := cs.st.Next(now)
 		for _, e := range expired {
-			s.stats.expired.Add(1)
+			s.stats.dropped[dropExpired].Inc()
 			if persist && e.QoS > packet.AtMostOnce {
 				s.apply(Op{Kind: OpForget, ClientID: cs.id, Seq: e.Seq})
 			}

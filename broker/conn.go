@@ -71,6 +71,9 @@ type conn struct {
 	// loggedIn is set once the client is admitted; from then on its
 	// client fields are read by other goroutines.
 	loggedIn atomic.Bool
+	// ops is what the connection keeps for operators: traffic counts,
+	// login time, tracing.
+	ops connOps
 
 	omu      sync.Mutex
 	out      []byte
@@ -121,6 +124,11 @@ var errNotConnect = errors.New("first packet is not CONNECT (v5 and v3.1.1 [MQTT
 
 // frame handles one complete packet: CONNECT first, then the rest.
 func (c *conn) frame(h packet.FixedHeader, body []byte) error {
+	c.ops.packetsIn.Inc()
+	c.ops.bytesIn.Add(uint64(h.Size + len(body)))
+	if c.ops.traced.Load() {
+		c.traceReceived(h, body)
+	}
 	if c.sess == nil {
 		var ok bool
 		switch {
@@ -219,7 +227,6 @@ func (c *conn) endWith(err error) {
 
 // handle dispatches one packet after CONNECT.
 func (c *conn) handle(h packet.FixedHeader, body []byte) error {
-	c.srv.stats.packetsReceived.Add(1)
 	if c.srv.store != nil {
 		c.refusedMark = c.srv.storeRefused.Load()
 	}
@@ -313,6 +320,7 @@ func (c *conn) handleDisconnect(p *packet.Disconnect) error {
 	// v5 §3.14.2.1: 0x04 asks for the will; every other reason drops it
 	// [MQTT-3.1.2-10].
 	c.normalClose = p.ReasonCode != packet.DisconnectWithWillMessage
+	c.ops.setEndReason(p.ReasonCode)
 	return errClientDisconnected
 }
 
@@ -332,7 +340,10 @@ func (c *conn) send(p packet.Packet) {
 			return
 		}
 	}
-	c.srv.stats.packetsSent.Add(1)
+	c.ops.packetsOut.Inc()
+	if c.ops.traced.Load() {
+		c.traceSent(p)
+	}
 	c.kickLocked()
 }
 
@@ -364,6 +375,7 @@ func (c *conn) flush() {
 		}
 		buf := c.out
 		c.out = nil
+		c.ops.bytesOut.Add(uint64(len(buf)))
 		c.omu.Unlock()
 		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		_, err := c.nc.Write(buf)
@@ -382,6 +394,7 @@ func (c *conn) flush() {
 // saying why, then closes. A Reason String is always allowed on DISCONNECT
 // (v5 [MQTT-3.1.2-29]).
 func (c *conn) disconnect(code packet.ReasonCode, reference, why string) {
+	c.ops.setEndReason(code)
 	if c.v == packet.V5 && code.ValidFor(packet.DISCONNECT) {
 		d := &packet.Disconnect{ReasonCode: code}
 		d.Props.ServerReference = reference
@@ -436,6 +449,7 @@ func (c *conn) closeAfterWrite() {
 	c.closed = true
 	buf := c.out
 	c.out = nil
+	c.ops.bytesOut.Add(uint64(len(buf)))
 	c.omu.Unlock()
 	if len(buf) > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
@@ -469,13 +483,10 @@ func (c *conn) wake() {
 	c.nc.Close()
 }
 
-// shutdown ends the connection because the server is stopping.
-func (c *conn) shutdown() {
-	code := packet.ServerShuttingDown
-	if c.srv.opts.ServerReference != "" {
-		code = packet.UseAnotherServer
-	}
-	c.disconnect(code, c.srv.opts.ServerReference, "the server is shutting down")
+// shutdown ends the connection because the server is stopping, with
+// code and the server the client should use instead, if any.
+func (c *conn) shutdown(code packet.ReasonCode, reference string) {
+	c.disconnect(code, reference, "the server is shutting down")
 }
 
 // takenOver ends the connection because a new one took its session over

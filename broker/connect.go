@@ -247,7 +247,9 @@ func (c *conn) login(p *packet.Connect, authData []byte) bool {
 	}
 	s.log.Info("client connected", "client", id, "remote", c.remote(), "version", c.v.String(),
 		"clean_start", cleanStart, "session_present", present, "keep_alive", keepAlive)
+	c.ops.connectedAt = time.Now()
 	c.loggedIn.Store(true)
+	s.traceLogin(c)
 	cs.mu.Lock()
 	if ended {
 		c.connackWhenDurable(ack)
@@ -283,7 +285,7 @@ func (c *conn) connackWhenDurable(ack *packet.Connack) {
 		}
 		c.out = append(head, c.out...)
 		c.held = false
-		s.stats.packetsSent.Add(1)
+		c.ops.packetsOut.Inc()
 		c.kickLocked()
 	})
 }

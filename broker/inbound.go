@@ -15,8 +15,9 @@ import (
 // authorisation, QoS 2 duplicate detection, then routing and the answer.
 func (c *conn) handlePublish(p *packet.Publish) error {
 	s := c.srv
-	s.stats.received.Add(1)
-	if s.opts.MaxPublishRate > 0 || s.opts.MaxPublishByteRate > 0 {
+	c.ops.received[p.QoS].Inc()
+	lim := s.limits()
+	if lim.MaxPublishRate > 0 || lim.MaxPublishByteRate > 0 {
 		// After this PUBLISH is handled and acknowledged, the next read
 		// waits until the client is back within its rates.
 		defer c.throttle(len(p.Payload))
@@ -73,14 +74,17 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 	code := packet.Success
 	var why string
 	switch {
-	case s.opts.MaxTopicLevels > 0 && strings.Count(p.Topic, "/") >= s.opts.MaxTopicLevels:
-		code, why = packet.TopicNameInvalid, "topic name has more than "+strconv.Itoa(s.opts.MaxTopicLevels)+" levels"
+	case lim.MaxTopicLevels > 0 && strings.Count(p.Topic, "/") >= lim.MaxTopicLevels:
+		code, why = packet.TopicNameInvalid, "topic name has more than "+strconv.Itoa(lim.MaxTopicLevels)+" levels"
 	case !c.mayPublish(p.Topic):
 		code, why = packet.NotAuthorized, "not authorized to publish to "+p.Topic
 	case p.Retain && len(p.Payload) > 0 && !s.retainRoom(p):
 		code, why = packet.QuotaExceeded, "the retained message store is full"
 	default:
-		n, routed := s.publish(s.newMessage(p, c.client.ID, time.Now()))
+		now := time.Now()
+		m := s.newMessage(p, c.client.ID, now)
+		m.Received = sinceEpoch(now)
+		n, routed := s.publish(m)
 		stored = stored || routed
 		if n == 0 && c.v == packet.V5 {
 			code = packet.NoMatchingSubscribers
@@ -232,11 +236,11 @@ func (s *Server) subscribe(c *conn, cs *clientSession, sub packet.Subscription, 
 		failed = packet.SharedSubscriptionsNotSupported
 	case s.opts.WildcardSubscriptionsDisabled && strings.ContainsAny(filter, "+#"):
 		failed = packet.WildcardSubscriptionsNotSupported
-	case s.opts.MaxTopicLevels > 0 && strings.Count(filter, "/") >= s.opts.MaxTopicLevels:
+	case s.limits().MaxTopicLevels > 0 && strings.Count(filter, "/") >= s.limits().MaxTopicLevels:
 		failed = packet.TopicFilterInvalid
 	case c.lst.authz != nil && !c.lst.authz.Authorize(&c.client, plugin.Subscribe, filter):
 		failed = packet.NotAuthorized
-	case s.opts.MaxSubscriptionsPerClient > 0 && cs.st.Subscriptions.Len() >= s.opts.MaxSubscriptionsPerClient && !subscribed(cs, sub.Filter):
+	case s.limits().MaxSubscriptionsPerClient > 0 && cs.st.Subscriptions.Len() >= s.limits().MaxSubscriptionsPerClient && !subscribed(cs, sub.Filter):
 		failed = packet.QuotaExceeded
 	default:
 		granted := min(sub.QoS, packet.QoS(s.opts.MaximumQoS))
@@ -325,7 +329,8 @@ func (c *conn) mayReceive(topic string) bool {
 // and MaxRetainedBytes. Concurrent publishers may overshoot the limits by
 // one message each.
 func (s *Server) retainRoom(p *packet.Publish) bool {
-	maxCount, maxBytes := int64(s.opts.MaxRetainedMessages), s.opts.MaxRetainedBytes
+	lim := s.limits()
+	maxCount, maxBytes := int64(lim.MaxRetainedMessages), lim.MaxRetainedBytes
 	if maxCount == 0 && maxBytes == 0 {
 		return true
 	}
@@ -356,7 +361,7 @@ type pubRate struct {
 // if that leaves it in debt, sleeps until the debt is paid: the read loop
 // stops reading, so TCP slows the client down and nothing is dropped.
 func (c *conn) throttle(size int) {
-	o := &c.srv.opts
+	o := c.srv.limits()
 	if c.rate == nil {
 		c.rate = &pubRate{}
 	}

@@ -71,6 +71,7 @@ func (s *Server) restore() error {
 		if offline.IsZero() {
 			offline = now
 		}
+		cs.offlineSince = offline
 		switch {
 		case ss.Will != nil && ss.DisconnectedAt.IsZero():
 			// The connection ended in the broker's crash: abnormally.

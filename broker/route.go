@@ -164,7 +164,7 @@ func (s *Server) redeliverShared(d *session.Delivery, leaving string) {
 	clear(r.Subscriptions)
 	clear(r.Groups)
 	if member == nil {
-		s.stats.dropped.Add(1)
+		s.stats.dropped[dropNoMember].Inc()
 		return
 	}
 	d.QoS = min(d.Msg.QoS, packet.QoS(member.QoS))
@@ -202,11 +202,10 @@ func (c *conn) appendPublish(d *session.Delivery, pid uint16, dup bool, now time
 				c.out[start+f.PacketIDAt] = byte(pid >> 8)
 				c.out[start+f.PacketIDAt+1] = byte(pid)
 			}
-			c.srv.stats.sent.Add(1)
-			c.srv.stats.packetsSent.Add(1)
+			c.countSent(d, dup, now)
 			return true
 		}
-		c.srv.stats.dropped.Add(1)
+		c.srv.stats.dropped[dropTooLarge].Inc()
 		return false
 	}
 	p := &packet.Publish{Dup: dup, QoS: d.QoS, Retain: d.Retain, Topic: m.Topic, PacketID: pid, Payload: m.Payload}
@@ -228,11 +227,10 @@ func (c *conn) appendPublish(d *session.Delivery, pid uint16, dup bool, now time
 		if newAlias {
 			delete(c.outAliases, m.Topic)
 		}
-		c.srv.stats.dropped.Add(1)
+		c.srv.stats.dropped[dropTooLarge].Inc()
 		return false
 	}
-	c.srv.stats.sent.Add(1)
-	c.srv.stats.packetsSent.Add(1)
+	c.countSent(d, dup, now)
 	return true
 }
 

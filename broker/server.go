@@ -13,6 +13,7 @@ import (
 	"github.com/petrelmq/petrel/internal/listener"
 	"github.com/petrelmq/petrel/internal/session"
 	"github.com/petrelmq/petrel/internal/topic"
+	"github.com/petrelmq/petrel/packet"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -47,8 +48,9 @@ type Server struct {
 	shared   sharedPicker
 	interest interest
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
+	mu sync.Mutex
+	// listeners are the listeners Serve accepts on, with their names.
+	listeners map[net.Listener]string
 	// conns lists the open connections through their own prev and next
 	// links: a map entry per connection would cost more than the links.
 	conns   *conn
@@ -61,6 +63,7 @@ type Server struct {
 	guard guard
 
 	stats   stats
+	ops     serverOps
 	started time.Time
 }
 
@@ -73,10 +76,12 @@ func New(opts Options) (*Server, error) {
 		log:       opts.Logger,
 		store:     opts.Store,
 		sessions:  newSessionTable(),
-		listeners: map[net.Listener]struct{}{},
+		listeners: map[net.Listener]string{},
 		done:      make(chan struct{}),
+		stats:     newStats(),
 		started:   time.Now(),
 	}
+	s.ops.limits.Store(limitsOf(opts))
 	s.shared.strategy = opts.SharedStrategy
 	if !opts.GoroutinePerConnection {
 		p, err := listener.NewPoller()
@@ -129,7 +134,7 @@ func (s *Server) Serve(l net.Listener, cfg Listener) error {
 		l.Close()
 		return ErrServerClosed
 	}
-	s.listeners[l] = struct{}{}
+	s.listeners[l] = cfg.Name
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -167,6 +172,8 @@ func (s *Server) Serve(l net.Listener, cfg Listener) error {
 		}
 		backoff = 0
 		c := newConn(s, nc, run)
+		s.stats.accepted.Inc()
+		c.ops.shard = uint(s.stats.shards.Add(1))
 		s.mu.Lock()
 		if s.closing.Load() {
 			s.mu.Unlock()
@@ -219,6 +226,7 @@ func (s *Server) forget(c *conn) {
 		c.next.prev = c.prev
 	}
 	c.prev, c.next = nil, nil
+	s.stats.ended.fold(&c.ops.traffic)
 	s.mu.Unlock()
 	c.lst.open.Add(-1)
 	s.open.Add(-1)
@@ -226,13 +234,23 @@ func (s *Server) forget(c *conn) {
 }
 
 // Shutdown stops accepting, tells v5 clients the server is shutting down
-// (DISCONNECT 0x8B, or 0x9C Use Another Server when ServerReference is
-// set), closes every connection and waits for them to finish until ctx
-// ends.
+// (DISCONNECT 0x8B, or 0x9C Use Another Server, 0x9D Server Moved with
+// RedirectPermanent, when ServerReference is set), closes every connection
+// and waits for them to finish until ctx ends, then closes the store. It
+// is Drain with the redirect the Options name.
 func (s *Server) Shutdown(ctx context.Context) error {
+	return s.Drain(ctx, DrainOptions{ServerReference: s.opts.ServerReference, Permanent: s.opts.RedirectPermanent})
+}
+
+// Drain stops accepting, tells v5 clients the server is shutting down, or
+// where to go instead when d names a server, closes every connection and
+// waits for them to finish until ctx ends, then closes the store, which
+// writes out what it holds. Ready reports an error from the start.
+func (s *Server) Drain(ctx context.Context, d DrainOptions) error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return ErrServerClosed
 	}
+	s.log.Info("draining", "connections", s.open.Load(), "server_reference", d.ServerReference)
 	close(s.done)
 	s.mu.Lock()
 	for l := range s.listeners {
@@ -243,8 +261,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	code := packet.ServerShuttingDown
+	switch {
+	case d.ServerReference != "" && d.Permanent:
+		code = packet.ServerMoved
+	case d.ServerReference != "":
+		code = packet.UseAnotherServer
+	}
 	for _, c := range conns {
-		c.shutdown()
+		c.shutdown(code, d.ServerReference)
 	}
 	finished := make(chan struct{})
 	go func() {

@@ -24,29 +24,42 @@ func (s *Server) publishSys() {
 	}
 }
 
+// sysOnce publishes one round of $SYS topics from one Stats snapshot, the
+// same counters the admin API and the metrics report.
 func (s *Server) sysOnce() {
-	st := &s.stats
+	st := s.Stats()
+	i := strconv.FormatInt
+	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
 	for _, kv := range [...]struct {
 		topic string
 		value string
 	}{
 		{"$SYS/broker/version", s.opts.Version},
-		{"$SYS/broker/uptime", strconv.Itoa(int(time.Since(s.started)/time.Second)) + " seconds"},
-		{"$SYS/broker/clients/connected", strconv.FormatInt(st.connected.Load(), 10)},
-		{"$SYS/broker/clients/total", strconv.FormatInt(st.sessions.Load(), 10)},
-		{"$SYS/broker/messages/received", strconv.FormatInt(st.received.Load(), 10)},
-		{"$SYS/broker/messages/sent", strconv.FormatInt(st.sent.Load(), 10)},
-		{"$SYS/broker/messages/dropped", strconv.FormatInt(st.dropped.Load(), 10)},
-		{"$SYS/broker/subscriptions/count", strconv.FormatInt(st.subscriptions.Load(), 10)},
-		{"$SYS/broker/retained messages/count", strconv.FormatInt(st.retained.Load(), 10)},
-		{"$SYS/broker/retained messages/bytes", strconv.FormatInt(st.retainedBytes.Load(), 10)},
-		{"$SYS/broker/messages/dropped/memory", strconv.FormatInt(st.droppedMemory.Load(), 10)},
-		{"$SYS/broker/messages/queued/bytes", strconv.FormatInt(st.queuedBytes.Load(), 10)},
-		{"$SYS/broker/clients/auth failures", strconv.FormatInt(st.authFailures.Load(), 10)},
-		{"$SYS/broker/clients/refused/banned", strconv.FormatInt(st.refusedBanned.Load(), 10)},
-		{"$SYS/broker/clients/refused/limit", strconv.FormatInt(st.refusedLimit.Load(), 10)},
-		{"$SYS/broker/publish/throttled", strconv.FormatInt(st.throttled.Load(), 10)},
-		{"$SYS/broker/store/refused full", strconv.FormatInt(st.refusedStoreFull.Load(), 10)},
+		{"$SYS/broker/uptime", strconv.Itoa(int(st.Uptime/time.Second)) + " seconds"},
+		{"$SYS/broker/clients/connected", i(st.Online, 10)},
+		{"$SYS/broker/clients/disconnected", i(st.Sessions-st.Online, 10)},
+		{"$SYS/broker/clients/total", i(st.Sessions, 10)},
+		{"$SYS/broker/connections/open", i(st.Connections, 10)},
+		{"$SYS/broker/messages/received", u(st.Received[0] + st.Received[1] + st.Received[2])},
+		{"$SYS/broker/messages/sent", u(st.Sent[0] + st.Sent[1] + st.Sent[2])},
+		{"$SYS/broker/messages/dropped", u(st.Dropped.Total())},
+		{"$SYS/broker/messages/expired", u(st.Dropped.Expired)},
+		{"$SYS/broker/messages/inflight", i(st.Inflight, 10)},
+		{"$SYS/broker/messages/queued", i(st.Queued, 10)},
+		{"$SYS/broker/packets/received", u(st.PacketsReceived)},
+		{"$SYS/broker/packets/sent", u(st.PacketsSent)},
+		{"$SYS/broker/bytes/received", u(st.BytesReceived)},
+		{"$SYS/broker/bytes/sent", u(st.BytesSent)},
+		{"$SYS/broker/subscriptions/count", i(st.Subscriptions, 10)},
+		{"$SYS/broker/retained messages/count", i(st.Retained, 10)},
+		{"$SYS/broker/retained messages/bytes", i(st.RetainedBytes, 10)},
+		{"$SYS/broker/messages/dropped/memory", u(st.Dropped.MemoryLimit)},
+		{"$SYS/broker/messages/queued/bytes", i(st.QueuedBytes, 10)},
+		{"$SYS/broker/clients/auth failures", u(st.AuthFailures)},
+		{"$SYS/broker/clients/refused/banned", u(st.RefusedBanned)},
+		{"$SYS/broker/clients/refused/limit", u(st.RefusedLimit)},
+		{"$SYS/broker/publish/throttled", u(st.Throttled)},
+		{"$SYS/broker/store/refused full", u(st.StoreRefused)},
 	} {
 		s.publish(&session.Message{Topic: kv.topic, Payload: []byte(kv.value), Retain: true})
 	}

@@ -25,6 +25,10 @@ type Message struct {
 	// Publisher is the client id of the publishing client, "" for messages
 	// the broker makes itself; No Local compares against it.
 	Publisher string
+	// Received is when a client's PUBLISH of the message arrived, on a
+	// monotonic clock of the broker's; 0 when unknown. It measures
+	// delivery latency, and is not stored.
+	Received int64
 
 	// Shared is set, before the message reaches other goroutines, when it
 	// will go to more than one subscriber (or is retained, and so may):
