@@ -17,11 +17,13 @@ const module = "github.com/petrelmq/petrel"
 // import directly; an empty Only with StdlibOnly set means nothing outside
 // the standard library at all, transitively. Deny lists import-path
 // prefixes of other modules it must never depend on, even indirectly.
+// ImportedBy, when set, lists the only packages that may import it.
 type rule struct {
 	Pkg        string
 	StdlibOnly bool
 	Only       []string
 	Deny       []string
+	ImportedBy []string
 }
 
 // rules is DESIGN.md's dependency direction. A package with no rule may
@@ -52,6 +54,13 @@ var rules = []rule{
 	// The load generator must load any MQTT server, so it speaks MQTT
 	// through the codec or the client, never through the broker.
 	{Pkg: "internal/loadgen", Only: []string{"packet", "client"}},
+	// The Prometheus exposition is the one package that imports the
+	// Prometheus client, and only the binary wires it in.
+	{Pkg: "internal/metrics/prom", Only: []string{"broker", "internal/metrics"}, ImportedBy: []string{"cmd/petrel"}},
+	// The admin API drives the broker through its public methods, and
+	// leaves /metrics to the exposition.
+	{Pkg: "internal/admin", Only: []string{"broker", "packet", "plugin"},
+		Deny: []string{"github.com/prometheus/"}, ImportedBy: []string{"cmd/petrel"}},
 }
 
 // pkgInfo is what go list tells about one of our packages.
@@ -115,6 +124,17 @@ func violations(pkgs []pkgInfo) []string {
 				}
 			}
 		}
+		for _, imp := range p.imports {
+			ours, ok := rel(imp)
+			if !ok {
+				continue
+			}
+			for _, r := range rules {
+				if r.ImportedBy != nil && matches(r.Pkg, ours) && !slices.Contains(r.ImportedBy, p.path) {
+					out = append(out, fmt.Sprintf("%s must not import %s (only %s may)", p.path, ours, strings.Join(r.ImportedBy, ", ")))
+				}
+			}
+		}
 	}
 	return out
 }
@@ -159,6 +179,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		{path: "internal/session", imports: []string{"fmt", module + "/broker"}},
 		{path: "broker", imports: []string{module + "/store/pebblestore"}, deps: []string{"github.com/cockroachdb/pebble/v2"}},
 		{path: "auth", imports: []string{module + "/broker", module + "/plugin"}},
+		{path: "internal/config", imports: []string{module + "/internal/metrics/prom"}},
 	}
 	got := violations(bad)
 	want := []string{
@@ -168,6 +189,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		"broker must not import store/pebblestore",
 		"broker must not depend on github.com/cockroachdb/pebble/v2",
 		"auth must not import broker",
+		"internal/config must not import internal/metrics/prom",
 	}
 	for _, w := range want {
 		if !slices.ContainsFunc(got, func(g string) bool { return strings.HasPrefix(g, w) }) {
