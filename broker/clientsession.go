@@ -155,6 +155,10 @@ func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duratio
 		s.stats.sessions.Add(1)
 	}
 	wasPersistent := cs.persistent()
+	// Nothing goes to the client before its CONNACK, which login sends
+	// and puts in front once it is ready: a message routed to the
+	// session meanwhile waits behind it.
+	c.hold()
 	cs.conn = c
 	cs.offlineSince = time.Time{}
 	cs.online.Store(true)
@@ -459,10 +463,16 @@ func (cs *clientSession) pumpLocked(now time.Time) {
 	s := cs.srv
 	persist := cs.persistent()
 	c.omu.Lock()
-	defer c.omu.Unlock()
 	if c.closed {
+		c.omu.Unlock()
 		return
 	}
+	// exactlyOnce is set when a QoS 2 message to a persistent session
+	// joins the output: it is held back until what the store records of
+	// it is durable. Otherwise a crash could forget a message the client
+	// had already received, acknowledged and released, and a resend by
+	// its publisher would reach the client a second time.
+	exactlyOnce := false
 	for len(c.out) < outHighWater {
 		cs.drainBacklogLocked(now)
 		d, pid, expired, ok := cs.st.Next(now)
@@ -500,6 +510,7 @@ func (cs *clientSession) pumpLocked(now time.Time) {
 			phase := session.AwaitPuback
 			if d.QoS == packet.ExactlyOnce {
 				phase = session.AwaitPubrec
+				exactlyOnce = true
 			}
 			s.apply(Op{Kind: OpSent, ClientID: cs.id, Seq: d.Seq, PacketID: pid, Phase: phase})
 		}
@@ -507,7 +518,22 @@ func (cs *clientSession) pumpLocked(now time.Time) {
 	if len(c.out) >= outHighWater {
 		c.needPump = true
 	}
+	if exactlyOnce {
+		c.holds++
+	}
 	c.kickLocked()
+	c.omu.Unlock()
+	if exactlyOnce {
+		// The store may call back at once: c.omu is free by now.
+		s.store.Apply(nil, func(err error) {
+			if err != nil || s.storeFailed.Load() {
+				s.log.Error("store write failed; closing the connection", "client", cs.id, "err", err)
+				go c.abort()
+				return
+			}
+			c.release(nil)
+		})
+	}
 	cs.accountLocked()
 	if cs.overflowing && cs.st.Queued() == 0 {
 		cs.overflowing = false
@@ -551,13 +577,17 @@ func (cs *clientSession) pubrec(c *conn, pid uint16, code packet.ReasonCode) {
 	case found && sendPubrel && cs.persistent():
 		cs.srv.apply(Op{Kind: OpSent, ClientID: cs.id, Seq: seq, PacketID: pid, Phase: session.AwaitPubcomp})
 	}
+	stored := found && sendPubrel && cs.persistent()
 	cs.mu.Unlock()
 	if sendPubrel {
 		rel := &packet.Pubrel{PacketID: pid}
 		if !found {
 			rel.ReasonCode = packet.PacketIdentifierNotFound
 		}
-		c.send(rel)
+		// Once PUBREL is out the client may forget the message: that the
+		// broker has it delivered must be durable first, or a restart
+		// would send it again as new.
+		c.durable(stored, rel, nil)
 	}
 }
 

@@ -80,9 +80,10 @@ type conn struct {
 	flushing bool
 	closed   bool
 	needPump bool
-	// held keeps output from being written until CONNACK, which waits
-	// for the store, goes in front of it.
-	held bool
+	// holds counts what output waits for before it may be written: the
+	// CONNACK that goes in front of it, or the store, for QoS 2 messages
+	// to a persistent session (see pumpLocked).
+	holds int
 
 	// The read side: r in goroutine mode; fd, rc and partial when the
 	// Poller drives the connection. rmu orders the Poller's callbacks.
@@ -351,7 +352,7 @@ func (c *conn) send(p packet.Packet) {
 // goroutine waits on an idle connection: one is started when there is
 // something to write and ends when the buffer is empty.
 func (c *conn) kickLocked() {
-	if !c.flushing && !c.closed && !c.held && len(c.out) > 0 {
+	if !c.flushing && !c.closed && c.holds == 0 && len(c.out) > 0 {
 		c.flushing = true
 		go c.flush()
 	}
@@ -363,7 +364,9 @@ func (c *conn) kickLocked() {
 func (c *conn) flush() {
 	for {
 		c.omu.Lock()
-		if c.closed || len(c.out) == 0 {
+		// Held output waits, even for a flush already under way; the
+		// release starts another.
+		if c.closed || len(c.out) == 0 || c.holds > 0 {
 			c.flushing = false
 			refill := c.needPump && !c.closed
 			c.needPump = false

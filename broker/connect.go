@@ -254,7 +254,7 @@ func (c *conn) login(p *packet.Connect, authData []byte) bool {
 	if ended {
 		c.connackWhenDurable(ack)
 	} else {
-		c.send(ack)
+		c.release(ack)
 	}
 	cs.resume(c)
 	cs.mu.Unlock()
@@ -263,31 +263,47 @@ func (c *conn) login(p *packet.Connect, authData []byte) bool {
 
 // connackWhenDurable sends CONNACK once the ending of a stored session is
 // durable, so a client told its session is gone cannot find it again after
-// a crash. Until then the connection's output is held, and CONNACK goes in
-// front of whatever was queued meanwhile.
+// a crash. Until then the connection's output stays held (see attach).
 func (c *conn) connackWhenDurable(ack *packet.Connack) {
 	s := c.srv
-	c.omu.Lock()
-	c.held = true
-	c.omu.Unlock()
 	s.store.Apply(nil, func(err error) {
 		if err != nil || s.storeFailed.Load() {
 			s.log.Error("store write failed; closing the connection before CONNACK", "client", c.client.ID, "err", err)
 			go c.abort()
 			return
 		}
-		head, err := ack.Encode(nil, c.v)
-		c.omu.Lock()
-		defer c.omu.Unlock()
-		if err != nil {
-			c.closed = true
+		c.release(ack)
+	})
+}
+
+// hold keeps the connection's output from being written until a matching
+// release.
+func (c *conn) hold() {
+	c.omu.Lock()
+	c.holds++
+	c.omu.Unlock()
+}
+
+// release ends a hold, first putting head, if not nil, in front of
+// whatever was queued meanwhile.
+func (c *conn) release(head packet.Packet) {
+	var b []byte
+	if head != nil {
+		var err error
+		if b, err = head.Encode(nil, c.v); err != nil {
+			c.srv.log.Error("cannot encode a packet to a client", "client", c.client.ID, "type", head.Type(), "err", err)
+			go c.abort()
 			return
 		}
-		c.out = append(head, c.out...)
-		c.held = false
+	}
+	c.omu.Lock()
+	defer c.omu.Unlock()
+	if head != nil {
+		c.out = append(b, c.out...)
 		c.ops.packetsOut.Inc()
-		c.kickLocked()
-	})
+	}
+	c.holds--
+	c.kickLocked()
 }
 
 // neverExpires marks a session that outlives every disconnection.

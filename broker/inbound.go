@@ -52,6 +52,10 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 	cs := c.sess
 	stored := false
 	if p.QoS == packet.ExactlyOnce {
+		if g, ok := s.store.(Grouper); ok {
+			g.BeginGroup()
+			defer g.EndGroup()
+		}
 		cs.mu.Lock()
 		dup := cs.st.ReceiveQoS2(p.PacketID)
 		tooMany := cs.st.InboundQoS2() > int(s.opts.ReceiveMaximum)

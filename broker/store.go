@@ -135,6 +135,19 @@ func (s *Server) apply(ops ...Op) {
 	}
 }
 
+// Grouper is what a Store implements when it commits writes in groups
+// (see pebblestore): between BeginGroup and EndGroup, the batches the
+// broker applies are committed together or not at all. The broker groups
+// what one QoS 2 PUBLISH changes, its packet id and every copy it routes,
+// so that after a crash either the client's resend is recognised and all
+// copies are there, or neither and the resend is routed afresh: exactly
+// once either way. Groups are short and never nested, and nothing inside
+// one waits for the store.
+type Grouper interface {
+	BeginGroup()
+	EndGroup()
+}
+
 // ErrStoreFull is what a Store's error wraps when it refuses a write for
 // lack of space.
 var ErrStoreFull = errors.New("the store is full")

@@ -129,6 +129,11 @@ type Store struct {
 	notify chan []pending
 	done   chan struct{} // the notifier has called every done
 
+	// atomic is held for reading by broker.Grouper groups and for writing
+	// by the committer while it takes the queued batch, so a group's
+	// batches are never split between two commits.
+	atomic sync.RWMutex
+
 	mu      sync.Mutex
 	closed  bool
 	batch   *pebble.Batch // what Apply queued since the committer last took it
@@ -377,10 +382,12 @@ func (s *Store) commit() {
 		case <-s.quit:
 			closing = true
 		}
+		s.atomic.Lock()
 		s.mu.Lock()
 		b, group := s.batch, s.pending
 		s.batch, s.pending = s.db.NewBatch(), nil
 		s.mu.Unlock()
+		s.atomic.Unlock()
 		var err error
 		// An empty round (only barriers) needs no write: every earlier
 		// round was committed as Durability says before its callbacks ran.
@@ -442,6 +449,14 @@ func (s *Store) checkSpace(size int) error {
 	}
 	return nil
 }
+
+// BeginGroup starts a group of batches that are committed together: the
+// committer does not take the queued batch until EndGroup (see
+// broker.Grouper).
+func (s *Store) BeginGroup() { s.atomic.RLock() }
+
+// EndGroup ends the group BeginGroup started.
+func (s *Store) EndGroup() { s.atomic.RUnlock() }
 
 // syncLog syncs Pebble's write-ahead log.
 func (s *Store) syncLog() error {
