@@ -333,10 +333,10 @@ func (c *conn) send(p packet.Packet) {
 		return
 	}
 	if props := reasonProps(p); props != nil && props.ReasonString != "" {
-		c.out = c.appendFitting(c.out, p, props)
+		c.out = c.appendFitting(c.outBuf(), p, props)
 	} else {
 		var err error
-		if c.out, err = p.Encode(c.out, c.v); err != nil {
+		if c.out, err = p.Encode(c.outBuf(), c.v); err != nil {
 			c.srv.log.Error("cannot encode a packet to a client", "client", c.client.ID, "type", p.Type(), "err", err)
 			return
 		}
@@ -346,6 +346,16 @@ func (c *conn) send(p packet.Packet) {
 		c.traceSent(p)
 	}
 	c.kickLocked()
+}
+
+// outBuf is the output buffer to append to: a pooled one when the
+// connection has none, so a busy connection reuses buffers instead of
+// growing a new one after every write. The caller holds c.omu.
+func (c *conn) outBuf() []byte {
+	if c.out == nil {
+		c.out = getBuffer()
+	}
+	return c.out
 }
 
 // kickLocked starts a flush if output is waiting and none is running. No

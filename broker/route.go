@@ -197,7 +197,7 @@ func (c *conn) appendPublish(d *session.Delivery, pid uint16, dup bool, now time
 		}
 		if err == nil && (c.maxPacketSize == 0 || len(f.Bytes) <= int(c.maxPacketSize)) {
 			start := len(c.out)
-			c.out = append(c.out, f.Bytes...)
+			c.out = append(c.outBuf(), f.Bytes...)
 			if pid != 0 {
 				c.out[start+f.PacketIDAt] = byte(pid >> 8)
 				c.out[start+f.PacketIDAt+1] = byte(pid)
@@ -221,7 +221,7 @@ func (c *conn) appendPublish(d *session.Delivery, pid uint16, dup bool, now time
 	newAlias := v5 && c.applyAlias(p)
 	start := len(c.out)
 	var err error
-	c.out, err = p.Encode(c.out, c.v)
+	c.out, err = p.Encode(c.outBuf(), c.v)
 	if err != nil || c.maxPacketSize > 0 && len(c.out)-start > int(c.maxPacketSize) {
 		c.out = c.out[:start]
 		if newAlias {
@@ -241,10 +241,14 @@ func encodeShared(m *session.Message, qos packet.QoS, retain bool, v packet.Vers
 	if qos > packet.AtMostOnce {
 		p.PacketID = 1
 	}
+	// Room for the fixed header, packet id and properties' framing, so
+	// that encoding allocates once.
+	size := len(m.Topic) + len(m.Payload) + 16
 	if v == packet.V5 && m.Props != nil {
 		p.Props = *m.Props
+		size += 32 + m.Size() - len(m.Topic) - len(m.Payload)
 	}
-	b, err := p.Encode(nil, v)
+	b, err := p.Encode(make([]byte, 0, size), v)
 	if err != nil {
 		return nil, err
 	}
