@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,67 +12,28 @@ import (
 	"github.com/petrelmq/petrel/packet"
 )
 
-// wire is a bare MQTT client, so the test sees the exact reason codes.
+// wire is a bare MQTT connection, so the test sees the exact reason codes.
 type wire struct {
-	t  *testing.T
-	nc net.Conn
-	r  *packet.Reader
-	v  packet.Version
+	*brokertest.Conn
+	t *testing.T
 }
 
 func dialWire(t *testing.T, addr string, p *packet.Connect) (*wire, packet.ReasonCode) {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	w := &wire{t: t, nc: nc, r: packet.NewReader(nc, 4096), v: p.Version}
-	w.r.Version = p.Version
-	w.send(p)
-	ack, ok := w.next(5 * time.Second).(*packet.Connack)
-	if !ok {
-		t.Fatalf("%s: no CONNACK", p.ClientID)
-	}
-	return w, ack.ReasonCode
-}
-
-func (w *wire) send(p packet.Packet) {
-	w.t.Helper()
-	b, err := p.Encode(nil, w.v)
-	if err == nil {
-		_, err = w.nc.Write(b)
-	}
-	if err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-// next returns the next packet, or nil if none comes within d.
-func (w *wire) next(d time.Duration) packet.Packet {
-	w.t.Helper()
-	w.nc.SetReadDeadline(time.Now().Add(d))
-	p, err := w.r.ReadPacket()
-	if err != nil {
-		return nil
-	}
-	q, err := packet.Clone(p, w.v)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return q
+	c, code := brokertest.Connect(t, addr, p)
+	return &wire{c, t}, code
 }
 
 func (w *wire) subscribe(filter string) packet.ReasonCode {
 	w.t.Helper()
-	w.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: filter, QoS: 1}}})
+	w.Send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: filter, QoS: 1}}})
 	for {
-		switch p := w.next(5 * time.Second).(type) {
+		switch p := w.Next(brokertest.Wait).(type) {
 		case *packet.Suback:
 			return p.ReasonCodes[0]
 		case *packet.Publish:
 			// A retained message of an earlier subscription.
-			w.send(&packet.Puback{PacketID: p.PacketID})
+			w.Send(&packet.Puback{PacketID: p.PacketID})
 		default:
 			w.t.Fatalf("no SUBACK for %s", filter)
 		}
@@ -82,13 +42,13 @@ func (w *wire) subscribe(filter string) packet.ReasonCode {
 
 func (w *wire) publish(topic string, retain bool) packet.ReasonCode {
 	w.t.Helper()
-	w.send(&packet.Publish{Topic: topic, QoS: 1, PacketID: 7, Retain: retain, Payload: []byte(topic)})
+	w.Send(&packet.Publish{Topic: topic, QoS: 1, PacketID: 7, Retain: retain, Payload: []byte(topic)})
 	for {
-		switch p := w.next(5 * time.Second).(type) {
+		switch p := w.Next(brokertest.Wait).(type) {
 		case *packet.Puback:
 			return p.ReasonCode
 		case *packet.Publish:
-			w.send(&packet.Puback{PacketID: p.PacketID})
+			w.Send(&packet.Puback{PacketID: p.PacketID})
 		default:
 			w.t.Fatalf("no PUBACK for %s", topic)
 		}
@@ -101,13 +61,13 @@ func (w *wire) received() []string {
 	w.t.Helper()
 	var topics []string
 	for {
-		p, ok := w.next(500 * time.Millisecond).(*packet.Publish)
+		p, ok := w.Next(500 * time.Millisecond).(*packet.Publish)
 		if !ok {
 			return topics
 		}
 		topics = append(topics, p.Topic)
 		if p.QoS > 0 {
-			w.send(&packet.Puback{PacketID: p.PacketID})
+			w.Send(&packet.Puback{PacketID: p.PacketID})
 		}
 	}
 }

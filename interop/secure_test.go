@@ -3,7 +3,6 @@ package interop_test
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -55,24 +54,11 @@ func startSecureBroker(t *testing.T) *secureBroker {
 	sb.Broker = brokertest.StartOn(t, broker.Options{}, listener.Wrap(listenLoopback(t), listener.Config{TLS: cfg}),
 		broker.Listener{Name: "tls", AllowAnonymous: true})
 	sb.tls = sb.Addr
-	for _, l := range []struct {
-		name string
-		l    net.Listener
-		addr *string
-	}{
-		{"ws", listener.WebSocket(listenLoopback(t), listener.WebSocketConfig{}), &sb.ws},
-		{"wss", listener.WebSocket(listener.Wrap(listenLoopback(t), listener.Config{TLS: cfg}), listener.WebSocketConfig{}), &sb.wss},
-	} {
-		*l.addr = l.l.Addr().String()
-		served := make(chan error, 1)
-		go func() { served <- sb.Serve(l.l, broker.Listener{Name: l.name, AllowAnonymous: true}) }()
-		t.Cleanup(func() {
-			sb.Shutdown(context.Background())
-			if err := <-served; !errors.Is(err, broker.ErrServerClosed) {
-				t.Errorf("%s listener: %v", l.name, err)
-			}
-		})
-	}
+	ws := listener.WebSocket(listenLoopback(t), listener.WebSocketConfig{})
+	wss := listener.WebSocket(listener.Wrap(listenLoopback(t), listener.Config{TLS: cfg}), listener.WebSocketConfig{})
+	sb.ws, sb.wss = ws.Addr().String(), wss.Addr().String()
+	sb.ServeAlso(t, ws, broker.Listener{Name: "ws", AllowAnonymous: true})
+	sb.ServeAlso(t, wss, broker.Listener{Name: "wss", AllowAnonymous: true})
 	return sb
 }
 

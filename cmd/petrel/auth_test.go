@@ -1,84 +1,31 @@
 package main
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/xdg-go/scram"
 
+	"github.com/petrelmq/petrel/broker/brokertest"
 	"github.com/petrelmq/petrel/packet"
 )
 
-// rawConn is a bare MQTT connection whose CONNECT may be refused.
-type rawConn struct {
-	t  *testing.T
-	nc net.Conn
-	r  *packet.Reader
-	v  packet.Version
-}
-
-func dialRaw(t *testing.T, addr string, v packet.Version) *rawConn {
-	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, deadline)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := &rawConn{t: t, nc: nc, r: packet.NewReader(nc, 4096), v: v}
-	c.r.Version = v
-	return c
-}
-
-func (c *rawConn) send(p packet.Packet) {
-	c.t.Helper()
-	b, err := p.Encode(nil, c.v)
-	if err == nil {
-		_, err = c.nc.Write(b)
-	}
-	if err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// next returns the next packet, or nil when the connection closed.
-func (c *rawConn) next() packet.Packet {
-	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(deadline))
-	p, err := c.r.ReadPacket()
-	if err != nil {
-		return nil
-	}
-	q, err := packet.Clone(p, c.v)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return q
-}
-
 // login connects as user with password and returns the CONNACK code.
-func login(t *testing.T, addr, id, user, password string) (*rawConn, packet.ReasonCode) {
+func login(t *testing.T, addr, id, user, password string) (*brokertest.Conn, packet.ReasonCode) {
 	t.Helper()
-	c := dialRaw(t, addr, packet.V5)
-	p := &packet.Connect{Version: packet.V5, ClientID: id, CleanStart: true, KeepAlive: 60,
-		Username: user, HasUsername: user != "", Password: []byte(password), HasPassword: password != ""}
-	c.send(p)
-	ack, ok := c.next().(*packet.Connack)
-	if !ok {
-		t.Fatalf("%s: no CONNACK", id)
-	}
-	return c, ack.ReasonCode
+	return brokertest.Connect(t, addr, &packet.Connect{Version: packet.V5, ClientID: id, CleanStart: true, KeepAlive: 60,
+		Username: user, HasUsername: user != "", Password: []byte(password), HasPassword: password != ""})
 }
 
-func (c *rawConn) subscribeCode(filter string) packet.ReasonCode {
-	c.t.Helper()
-	c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: filter}}})
-	ack, ok := c.next().(*packet.Suback)
+// subscribeCode subscribes c to filter and returns the SUBACK's code.
+func subscribeCode(t *testing.T, c *brokertest.Conn, filter string) packet.ReasonCode {
+	t.Helper()
+	c.Send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: filter}}})
+	ack, ok := c.Next(deadline).(*packet.Suback)
 	if !ok {
-		c.t.Fatalf("no SUBACK for %s", filter)
+		t.Fatalf("no SUBACK for %s", filter)
 	}
 	return ack.ReasonCodes[0]
 }
@@ -125,10 +72,10 @@ func TestPasswordFileACLAndReload(t *testing.T) {
 			t.Errorf("%q/%q: CONNACK %s, want %s", tc.user, tc.password, code, tc.want)
 		}
 	}
-	if code := alice.subscribeCode("alice/inbox"); code != packet.GrantedQoS0 {
+	if code := subscribeCode(t, alice, "alice/inbox"); code != packet.GrantedQoS0 {
 		t.Fatalf("alice/inbox: SUBACK %s", code)
 	}
-	if code := alice.subscribeCode("shared/news"); code != packet.NotAuthorized {
+	if code := subscribeCode(t, alice, "shared/news"); code != packet.NotAuthorized {
 		t.Fatalf("shared/news before the reload: SUBACK %s, want not authorized", code)
 	}
 
@@ -141,7 +88,7 @@ func TestPasswordFileACLAndReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.awaitLog(t, "reload", func(rec map[string]any) bool { return rec["msg"] == "authentication and access rules reloaded" })
-	if code := alice.subscribeCode("shared/news"); code != packet.GrantedQoS0 {
+	if code := subscribeCode(t, alice, "shared/news"); code != packet.GrantedQoS0 {
 		t.Fatalf("shared/news after the reload: SUBACK %s, want granted: alice stayed connected under the new rules", code)
 	}
 	if _, code := login(t, addr, "b", "bob", "builder"); code != packet.BadUserNameOrPassword {
@@ -152,7 +99,7 @@ func TestPasswordFileACLAndReload(t *testing.T) {
 	write(acl, "topic sideways x\n")
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	p.awaitLog(t, "failed reload", func(rec map[string]any) bool { return rec["level"] == "ERROR" })
-	if code := alice.subscribeCode("alice/more"); code != packet.GrantedQoS0 {
+	if code := subscribeCode(t, alice, "alice/more"); code != packet.GrantedQoS0 {
 		t.Fatalf("after a failed reload: SUBACK %s, want the old rules", code)
 	}
 }
@@ -189,11 +136,11 @@ func TestSCRAMLogin(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				c := dialRaw(t, addr, packet.V5)
+				c := brokertest.Dial(t, addr, packet.V5)
 				cp := &packet.Connect{Version: packet.V5, ClientID: "scram", CleanStart: true}
 				cp.Props.AuthMethod, cp.Props.AuthData = m.name, []byte(first)
-				c.send(cp)
-				challenge, ok := c.next().(*packet.Auth)
+				c.Send(cp)
+				challenge, ok := c.Next(deadline).(*packet.Auth)
 				if !ok || challenge.ReasonCode != packet.ContinueAuthentication {
 					t.Fatalf("got %+v, want AUTH continue authentication", challenge)
 				}
@@ -203,8 +150,8 @@ func TestSCRAMLogin(t *testing.T) {
 				}
 				a := &packet.Auth{ReasonCode: packet.ContinueAuthentication}
 				a.Props.AuthMethod, a.Props.AuthData = m.name, []byte(final)
-				c.send(a)
-				ack, ok := c.next().(*packet.Connack)
+				c.Send(a)
+				ack, ok := c.Next(deadline).(*packet.Connack)
 				if !ok {
 					t.Fatal("no CONNACK")
 				}

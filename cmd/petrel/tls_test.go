@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/x509/pkix"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -55,24 +54,11 @@ func startSecureBroker(t *testing.T) *secureBroker {
 	tl := listener.Wrap(listen(t), listener.Config{TLS: mtls})
 	b := brokertest.StartOn(t, broker.Options{}, tl, broker.Listener{Name: "mtls", AllowAnonymous: true})
 	sb.tls = b.Addr
-	for _, l := range []struct {
-		name string
-		l    net.Listener
-		addr *string
-	}{
-		{"ws", listener.WebSocket(listen(t), listener.WebSocketConfig{}), &sb.ws},
-		{"wss", listener.WebSocket(listener.Wrap(listen(t), listener.Config{TLS: plain}), listener.WebSocketConfig{}), &sb.wss},
-	} {
-		*l.addr = l.l.Addr().String()
-		served := make(chan error, 1)
-		go func() { served <- b.Serve(l.l, broker.Listener{Name: l.name, AllowAnonymous: true}) }()
-		t.Cleanup(func() {
-			b.Shutdown(t.Context())
-			if err := <-served; !errors.Is(err, broker.ErrServerClosed) {
-				t.Errorf("%s listener: %v", l.name, err)
-			}
-		})
-	}
+	ws := listener.WebSocket(listen(t), listener.WebSocketConfig{})
+	wss := listener.WebSocket(listener.Wrap(listen(t), listener.Config{TLS: plain}), listener.WebSocketConfig{})
+	sb.ws, sb.wss = ws.Addr().String(), wss.Addr().String()
+	b.ServeAlso(t, ws, broker.Listener{Name: "ws", AllowAnonymous: true})
+	b.ServeAlso(t, wss, broker.Listener{Name: "wss", AllowAnonymous: true})
 	return sb
 }
 

@@ -2,11 +2,9 @@ package pebblestore
 
 import (
 	"errors"
-	"net"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -84,60 +82,14 @@ func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 	}
 }
 
-// mqtt is a bare MQTT client for the end-to-end test.
-type mqtt struct {
-	t  *testing.T
-	nc net.Conn
-	r  *packet.Reader
-	v  packet.Version
-}
-
-func dialMQTT(t *testing.T, addr string, p *packet.Connect) (*mqtt, *packet.Connack) {
+// connected connects and fails the test unless the broker accepts.
+func connected(t *testing.T, addr string, p *packet.Connect) *brokertest.Conn {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
+	c, code := brokertest.Connect(t, addr, p)
+	if code != packet.Success {
+		t.Fatalf("%s: CONNACK %s", p.ClientID, code)
 	}
-	t.Cleanup(func() { nc.Close() })
-	c := &mqtt{t: t, nc: nc, r: packet.NewReader(nc, 4096), v: p.Version}
-	c.r.Version = p.Version
-	c.send(p)
-	ack, ok := c.next().(*packet.Connack)
-	if !ok || ack.ReasonCode != packet.Success {
-		t.Fatalf("CONNACK %+v", ack)
-	}
-	return c, ack
-}
-
-func (c *mqtt) send(p packet.Packet) {
-	c.t.Helper()
-	b, err := p.Encode(nil, c.v)
-	if err == nil {
-		_, err = c.nc.Write(b)
-	}
-	if err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// next returns the next packet, or nil once the broker has closed the
-// connection.
-func (c *mqtt) next() packet.Packet {
-	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	p, err := c.r.ReadPacket()
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			c.t.Fatalf("read: %v", err)
-		}
-		return nil
-	}
-	q, err := packet.Clone(p, c.v)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return q
+	return c
 }
 
 func persistent(id string, v packet.Version) *packet.Connect {
@@ -158,23 +110,23 @@ func TestFullDiskRefusesPublishes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	b := brokertest.Start(t, broker.Options{Store: mustOpen(t, dir, Options{FS: fs}), SysInterval: -1})
 
-	sub, _ := dialMQTT(t, b.Addr, persistent("offline", packet.V5))
-	sub.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "disk/#", QoS: packet.ExactlyOnce}}})
-	if _, ok := sub.next().(*packet.Suback); !ok {
+	sub := connected(t, b.Addr, persistent("offline", packet.V5))
+	sub.Send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "disk/#", QoS: packet.ExactlyOnce}}})
+	if _, ok := sub.Next(brokertest.Wait).(*packet.Suback); !ok {
 		t.Fatal("no SUBACK")
 	}
-	sub.send(&packet.Disconnect{})
+	sub.Send(&packet.Disconnect{})
 
-	pub, _ := dialMQTT(t, b.Addr, &packet.Connect{Version: packet.V5, ClientID: "pub5", CleanStart: true})
+	pub := connected(t, b.Addr, &packet.Connect{Version: packet.V5, ClientID: "pub5", CleanStart: true})
 	publish := func(topic string, qos packet.QoS, pid uint16) packet.ReasonCode {
-		pub.send(&packet.Publish{Topic: topic, QoS: qos, PacketID: pid, Payload: []byte(topic)})
-		switch a := pub.next().(type) {
+		pub.Send(&packet.Publish{Topic: topic, QoS: qos, PacketID: pid, Payload: []byte(topic)})
+		switch a := pub.Next(brokertest.Wait).(type) {
 		case *packet.Puback:
 			return a.ReasonCode
 		case *packet.Pubrec:
 			if !a.ReasonCode.IsError() {
-				pub.send(&packet.Pubrel{PacketID: pid})
-				if _, ok := pub.next().(*packet.Pubcomp); !ok {
+				pub.Send(&packet.Pubrel{PacketID: pid})
+				if _, ok := pub.Next(brokertest.Wait).(*packet.Pubcomp); !ok {
 					t.Fatal("no PUBCOMP")
 				}
 			}
@@ -194,9 +146,9 @@ func TestFullDiskRefusesPublishes(t *testing.T) {
 	if code := publish("disk/3", packet.ExactlyOnce, 3); code != packet.QuotaExceeded {
 		t.Fatalf("QoS 2 on a full disk: PUBREC %s, want quota exceeded", code)
 	}
-	old, _ := dialMQTT(t, b.Addr, &packet.Connect{Version: packet.V311, ClientID: "pub311", CleanStart: true})
-	old.send(&packet.Publish{Topic: "disk/4", QoS: packet.AtLeastOnce, PacketID: 4, Payload: []byte("disk/4")})
-	if p := old.next(); p != nil {
+	old := connected(t, b.Addr, &packet.Connect{Version: packet.V311, ClientID: "pub311", CleanStart: true})
+	old.Send(&packet.Publish{Topic: "disk/4", QoS: packet.AtLeastOnce, PacketID: 4, Payload: []byte("disk/4")})
+	if p := old.Next(brokertest.Wait); p != nil {
 		t.Fatalf("3.1.1 publisher on a full disk got %s, want the connection closed unacknowledged", p.Type())
 	}
 	fs.empty()
@@ -208,26 +160,26 @@ func TestFullDiskRefusesPublishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = brokertest.Start(t, broker.Options{Store: mustOpen(t, dir, Options{FS: fs}), SysInterval: -1})
-	p := persistent("offline", packet.V5)
-	sub, ack := dialMQTT(t, b.Addr, p)
-	if !ack.SessionPresent {
-		t.Fatal("session lost")
+	sub = brokertest.Dial(t, b.Addr, packet.V5)
+	sub.Send(persistent("offline", packet.V5))
+	if ack, ok := sub.Next(brokertest.Wait).(*packet.Connack); !ok || !ack.SessionPresent {
+		t.Fatalf("CONNACK %+v: session lost", ack)
 	}
 	for _, want := range []string{"disk/1", "disk/5"} {
-		m, ok := sub.next().(*packet.Publish)
+		m, ok := sub.Next(brokertest.Wait).(*packet.Publish)
 		if !ok || m.Topic != want {
 			t.Fatalf("got %+v, want %s: exactly the acknowledged messages", m, want)
 		}
 		if m.QoS == packet.AtLeastOnce {
-			sub.send(&packet.Puback{PacketID: m.PacketID})
+			sub.Send(&packet.Puback{PacketID: m.PacketID})
 		} else {
-			sub.send(&packet.Pubrec{PacketID: m.PacketID})
-			sub.next()
-			sub.send(&packet.Pubcomp{PacketID: m.PacketID})
+			sub.Send(&packet.Pubrec{PacketID: m.PacketID})
+			sub.Next(brokertest.Wait)
+			sub.Send(&packet.Pubcomp{PacketID: m.PacketID})
 		}
 	}
-	sub.send(&packet.Pingreq{})
-	if _, ok := sub.next().(*packet.Pingresp); !ok {
+	sub.Send(&packet.Pingreq{})
+	if _, ok := sub.Next(brokertest.Wait).(*packet.Pingresp); !ok {
 		t.Fatal("a refused message was delivered after the restart")
 	}
 }
