@@ -24,11 +24,11 @@ func TestDeliveryAllocations(t *testing.T) {
 	}{
 		// A fan-out message is decoded and kept once for all subscribers,
 		// and encoded once per wire form.
-		{"fan-out 1 to 8 QoS 0", 1, 8, 0, 0.8},
-		{"fan-out 1 to 8 QoS 1", 1, 8, 1, 3.0},
+		{"fan-out 1 to 8 QoS 0", 1, 8, 0, 0.7},
+		{"fan-out 1 to 8 QoS 1", 1, 8, 1, 2.0},
 		// Fan-in keeps each message (its struct, its topic and payload).
-		{"fan-in 4 to 1 QoS 0", 4, 1, 0, 2.6},
-		{"fan-in 4 to 1 QoS 1", 4, 1, 1, 5.6},
+		{"fan-in 4 to 1 QoS 0", 4, 1, 0, 2.4},
+		{"fan-in 4 to 1 QoS 1", 4, 1, 1, 4.5},
 	} {
 		for _, goroutines := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/goroutines=%t", tc.name, goroutines), func(t *testing.T) {

@@ -40,10 +40,18 @@ type Config struct {
 	MinFreeSpace int64
 	// Auth names how clients authenticate and what they may do.
 	Auth Auth
+	// Ops is the operations listener: metrics, health and the admin API.
+	Ops Ops
+	// TraceClientID names the client whose packets are logged, payloads
+	// included; empty for none.
+	TraceClientID string
 
 	// listenersFrom says where the listener list was set, for the error
 	// when --port cannot apply; empty while the default is in use.
 	listenersFrom string
+	// keys records the top-level keys that were set: where, for errors,
+	// and their values as written, to tell what a reload changes.
+	keys map[string]keySet
 }
 
 // LogFormat is how log records are encoded.
@@ -69,6 +77,8 @@ type Flags struct {
 	DataDir *string
 	// NoPersist keeps everything in memory only.
 	NoPersist bool
+	// NoOps turns the operations listener off.
+	NoOps bool
 }
 
 // Sources say where to read the configuration.
@@ -89,7 +99,8 @@ const defaultAddress = "127.0.0.1:1883"
 // Load reads the configuration from src: the file, then the environment,
 // then the flags, each overriding the one before.
 func Load(src Sources) (*Config, error) {
-	c := &Config{LogLevel: slog.LevelInfo, ShutdownTimeout: 10 * time.Second, Persist: true, DataDir: "petrel-data"}
+	c := &Config{LogLevel: slog.LevelInfo, ShutdownTimeout: 10 * time.Second, Persist: true, DataDir: "petrel-data",
+		Ops: Ops{Enabled: true, Address: defaultOpsAddress}}
 	if src.File != "" {
 		data, err := os.ReadFile(src.File)
 		if err != nil {
@@ -123,6 +134,9 @@ func (c *Config) applyFlags(f Flags) error {
 	}
 	if f.NoPersist {
 		c.Persist = false
+	}
+	if f.NoOps {
+		c.Ops.Enabled = false
 	}
 	if f.Port != nil {
 		switch {
@@ -173,6 +187,9 @@ func (c *Config) check() error {
 		if err := l.check(i); err != nil {
 			return err
 		}
+	}
+	if err := c.checkOps(); err != nil {
+		return err
 	}
 	return c.Auth.check()
 }

@@ -60,6 +60,7 @@ func TestDefaults(t *testing.T) {
 		ShutdownTimeout: 10 * time.Second,
 		Persist:         true,
 		DataDir:         "petrel-data",
+		Ops:             Ops{Enabled: true, Address: "127.0.0.1:18083"},
 	}
 	if diff := cmp.Diff(want, got, ignoreUnexported); diff != "" {
 		t.Errorf("config without file, env or flags (-want +got):\n%s", diff)
@@ -152,6 +153,7 @@ listeners:
 		Persist:         false,
 		DataDir:         "/var/lib/petrel",
 		Durability:      pebblestore.Batch(10 * time.Millisecond),
+		Ops:             Ops{Enabled: true, Address: "127.0.0.1:18083"},
 	}
 	if diff := cmp.Diff(want, got, ignoreUnexported); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

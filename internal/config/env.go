@@ -60,7 +60,11 @@ func (c *Config) applyEnv(env []string) error {
 func (c *Config) applyEnvVar(name, v string) error {
 	for _, s := range settings {
 		if envName(s.key) == name {
-			return s.set(c, v)
+			if err := s.set(c, v); err != nil {
+				return err
+			}
+			c.record(s.key, v, name)
+			return nil
 		}
 	}
 	if upper := strings.ToUpper(name); name != upper {

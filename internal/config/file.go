@@ -62,6 +62,7 @@ func (c *Config) applyFile(name string, data []byte) error {
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", at(kv.Value), key, err)
 		}
+		c.record(key, v, at(kv.Value)+": "+key)
 	}
 	return nil
 }

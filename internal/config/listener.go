@@ -139,10 +139,13 @@ func (l *Listener) addressString() string {
 
 // loopbackOnly reports whether only this machine can reach the listener.
 func (l *Listener) loopbackOnly() bool {
-	if l.Network == "unix" {
-		return true
-	}
-	host, _, _ := net.SplitHostPort(l.Address)
+	return l.Network == "unix" || loopbackAddress(l.Address)
+}
+
+// loopbackAddress reports whether host:port is reachable from this
+// machine only.
+func loopbackAddress(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
 	if host == "localhost" {
 		return true
 	}

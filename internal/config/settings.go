@@ -49,6 +49,35 @@ var settings = []setting{
 		c.LogFormat, err = parseWord(v, []word[LogFormat]{{"auto", LogAuto}, {"text", LogText}, {"json", LogJSON}})
 		return err
 	}},
+	{"log_trace_client_id", func(c *Config, v string) error {
+		c.TraceClientID = v
+		return nil
+	}},
+	{"ops_enabled", func(c *Config, v string) (err error) {
+		c.Ops.Enabled, err = parseBool(v)
+		return err
+	}},
+	{"ops_address", func(c *Config, v string) (err error) {
+		c.Ops.Address, err = parseTCPAddress(v)
+		return err
+	}},
+	{"admin_address", func(c *Config, v string) (err error) {
+		c.Ops.AdminAddress, err = parseTCPAddress(v)
+		return err
+	}},
+	{"api_keys_file", func(c *Config, v string) error { return setPath(&c.Ops.APIKeysFile, v) }},
+	{"api_users", func(c *Config, v string) error {
+		c.Ops.APIUsers = nil
+		for u := range strings.SplitSeq(v, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				c.Ops.APIUsers = append(c.Ops.APIUsers, u)
+			}
+		}
+		if len(c.Ops.APIUsers) == 0 {
+			return errors.New("want user names of the password file, separated by commas")
+		}
+		return nil
+	}},
 	{"shutdown_timeout", func(c *Config, v string) (err error) {
 		c.ShutdownTimeout, err = parseDuration(v, time.Nanosecond)
 		return err

@@ -387,8 +387,8 @@ func (sm *sessionMachine) check(t *rapid.T) {
 		}
 	}
 	for pid, mf := range m.inflight {
-		f := s.inflight[pid]
-		if f == nil || f.Seq != mf.seq || f.Phase != mf.phase || f.Msg != mf.d.Msg {
+		f, ok := s.inflight[pid]
+		if !ok || f.Seq != mf.seq || f.Phase != mf.phase || f.Msg != mf.d.Msg {
 			t.Fatalf("in flight %d: %+v, want seq %d phase %d", pid, f, mf.seq, mf.phase)
 		}
 	}

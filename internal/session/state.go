@@ -91,7 +91,9 @@ type State struct {
 	Subscriptions Subscriptions
 
 	queue    queue
-	inflight map[uint16]*Inflight
+	// inflight holds its deliveries by value: one allocation fewer per
+	// message sent.
+	inflight map[uint16]Inflight
 	seq      uint64
 	nextPID  uint16
 	// inboundQoS2 holds the packet ids of QoS 2 PUBLISHes received and
@@ -190,9 +192,9 @@ func (s *State) Next(now time.Time) (d Delivery, pid uint16, expired []Delivery,
 			phase = AwaitPubrec
 		}
 		if s.inflight == nil {
-			s.inflight = map[uint16]*Inflight{}
+			s.inflight = map[uint16]Inflight{}
 		}
-		s.inflight[pid] = &Inflight{PacketID: pid, Phase: phase, Delivery: head}
+		s.inflight[pid] = Inflight{PacketID: pid, Phase: phase, Delivery: head}
 		return head, pid, expired, true
 	}
 }
@@ -242,6 +244,7 @@ func (s *State) Pubrec(pid uint16, code packet.ReasonCode) (seq uint64, sendPubr
 		f.Phase = AwaitPubcomp
 		// The message is delivered; only the packet id stays in use.
 		f.Delivery = Delivery{Seq: f.Seq}
+		s.inflight[pid] = f
 		return f.Seq, true, true, false
 	case AwaitPubcomp:
 		return f.Seq, true, true, false
@@ -265,12 +268,12 @@ func (s *State) Pubcomp(pid uint16) (seq uint64, ok bool) {
 // for a resumed session to send again: PUBLISH with DUP for those awaiting
 // PUBACK or PUBREC, PUBREL for those awaiting PUBCOMP (v5 [MQTT-4.4.0-1],
 // v3.1.1 [MQTT-4.4.0-1]).
-func (s *State) Resend() []*Inflight {
-	out := make([]*Inflight, 0, len(s.inflight))
+func (s *State) Resend() []Inflight {
+	out := make([]Inflight, 0, len(s.inflight))
 	for _, f := range s.inflight {
 		out = append(out, f)
 	}
-	slices.SortFunc(out, func(a, b *Inflight) int {
+	slices.SortFunc(out, func(a, b Inflight) int {
 		switch {
 		case a.Seq < b.Seq:
 			return -1
@@ -370,11 +373,10 @@ func (s *State) Restore(queued []Delivery, inflight []Inflight, inboundQoS2 []ui
 		s.seq = max(s.seq, d.Seq)
 	}
 	if len(inflight) > 0 && s.inflight == nil {
-		s.inflight = map[uint16]*Inflight{}
+		s.inflight = map[uint16]Inflight{}
 	}
-	for i := range inflight {
-		f := inflight[i]
-		s.inflight[f.PacketID] = &f
+	for _, f := range inflight {
+		s.inflight[f.PacketID] = f
 		s.seq = max(s.seq, f.Seq)
 		s.nextPID = max(s.nextPID, f.PacketID)
 	}
