@@ -27,6 +27,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return pub(args, os.Stdin, stdout, stderr)
 	case "sub":
 		return sub(args, stdout, stderr)
+	case "ctl":
+		return ctl(args, stdout, stderr)
 	case "bench":
 		return bench(args, stdout, stderr)
 	case "passwd":

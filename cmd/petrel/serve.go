@@ -27,6 +27,7 @@ type serveArgs struct {
 	listen    []string
 	dataDir   string
 	noPersist bool
+	noOps     bool
 	verbose   bool
 	help      bool
 }
@@ -42,6 +43,7 @@ func newFlagSet(a *serveArgs) *pflag.FlagSet {
 	fs.StringArrayVar(&a.listen, "listen", nil, "listen on `ADDR` (host:port or unix:/path) instead of the\nconfigured listeners; repeat it for several. Only loopback and\nUnix sockets admit anonymous clients this way")
 	fs.StringVar(&a.dataDir, "data-dir", "petrel-data", "keep retained messages and persistent sessions in `DIR`")
 	fs.BoolVar(&a.noPersist, "no-persist", false, "keep everything in memory only: a restart loses it")
+	fs.BoolVar(&a.noOps, "no-ops", false, "open no operations listener: no metrics, health checks or admin API")
 	fs.BoolVarP(&a.verbose, "verbose", "v", false, "log at debug level")
 	fs.BoolVarP(&a.help, "help", "h", false, "show this help")
 	return fs
@@ -54,6 +56,8 @@ Usage:
   petrel [serve] [flags]   start the broker (the default command)
   petrel pub [flags]       publish a message, as mosquitto_pub does
   petrel sub [flags]       subscribe and print messages, as mosquitto_sub does
+  petrel ctl COMMAND       operate a running broker through its admin API:
+                           clients, sessions, retained, publish, ban, drain, ...
   petrel bench SCENARIO    load a server and report throughput and latency
   petrel passwd [-c] [-D] [-b] FILE USER [PASSWORD]
                            add, change or delete a user of a password file,
@@ -84,7 +88,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	src := config.Sources{
 		File:  a.config,
 		Env:   os.Environ(),
-		Flags: config.Flags{Listen: a.listen, Verbose: a.verbose, NoPersist: a.noPersist},
+		Flags: config.Flags{Listen: a.listen, Verbose: a.verbose, NoPersist: a.noPersist, NoOps: a.noOps},
 	}
 	if fs.Changed("port") {
 		src.Flags.Port = &a.port
@@ -94,7 +98,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.Load(src)
 	if err == nil {
-		err = runBroker(cfg, newLogger(cfg, stderr))
+		level := new(slog.LevelVar)
+		level.Set(cfg.LogLevel)
+		err = runBroker(cfg, src, newLogger(cfg, stderr, level), level)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "petrel: %v\n", err)
@@ -104,9 +110,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 }
 
 // newLogger writes to w as cfg says: text for a person at a terminal,
-// JSON for a machine otherwise.
-func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+// JSON for a machine otherwise; at level, which may change while it runs.
+func newLogger(cfg *config.Config, w io.Writer, level *slog.LevelVar) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	text := cfg.LogFormat == config.LogText
 	if f, ok := w.(*os.File); ok && cfg.LogFormat == config.LogAuto {
 		text = term.IsTerminal(int(f.Fd()))
@@ -117,10 +123,12 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// runBroker serves cfg's listeners until SIGINT or SIGTERM, or until one
-// of them fails, then shuts the broker down. SIGHUP reloads the TLS
-// listeners' certificates.
-func runBroker(cfg *config.Config, log *slog.Logger) error {
+// runBroker serves cfg's listeners, and the operations listener, until
+// SIGINT or SIGTERM, a drain requested through the admin API, or a
+// listener's failure, then drains the broker. SIGHUP, or the admin API,
+// reloads the certificates, password, ACL and API key files and the
+// configuration, read again from src, applying what can change live.
+func runBroker(cfg *config.Config, src config.Sources, log *slog.Logger, level *slog.LevelVar) error {
 	// Catch signals before opening anything, so one that arrives during
 	// start-up still shuts down cleanly, and a SIGHUP does not kill.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -153,6 +161,15 @@ func runBroker(cfg *config.Config, log *slog.Logger) error {
 		}
 		lns = append(lns, ol)
 	}
+	keys, err := openAPIKeys(cfg)
+	if err != nil {
+		return err
+	}
+	opsLns, err := openOps(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer opsLns.close()
 
 	opts := cfg.Options
 	opts.Logger = log
@@ -175,6 +192,12 @@ func runBroker(cfg *config.Config, log *slog.Logger) error {
 		}
 		return err
 	}
+	if cfg.TraceClientID != "" {
+		srv.SetTrace(cfg.TraceClientID)
+	}
+	op := newOperator(cfg, src, srv, sec, keys, lns, level, log)
+	web := op.serveOps(opsLns, cfg, opts.Version)
+	defer web.shutdown()
 	failed := make(chan error, len(lns))
 	for _, ol := range lns {
 		log.Info("listening", ol.logAttrs()...)
@@ -185,12 +208,17 @@ func runBroker(cfg *config.Config, log *slog.Logger) error {
 		}()
 	}
 
+	drain := broker.DrainOptions{ServerReference: opts.ServerReference, Permanent: opts.RedirectPermanent}
 wait:
 	for {
 		select {
 		case <-hup:
-			reloadTLS(lns, log)
-			reloadSecurity(sec, log)
+			op.reload()
+		case reply := <-op.reloads:
+			reply <- op.reload()
+		case drain = <-op.drains:
+			log.Info("draining at an operator's request", "server_reference", drain.ServerReference, "timeout", cfg.ShutdownTimeout.String())
+			break wait
 		case <-ctx.Done():
 			log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 			break wait
@@ -202,9 +230,10 @@ wait:
 	// From here a second signal kills the process, for the operator who
 	// will not wait for slow clients.
 	stop()
+	op.draining.Store(true)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil {
+	if serr := srv.Drain(sctx, drain); serr != nil {
 		// Shutdown closes the store only once every client is gone; the
 		// process is ending anyway, so write out what is pending now.
 		if st != nil {
@@ -279,39 +308,4 @@ func (ol openListener) logAttrs() []any {
 		attrs = append(attrs, "certificate_expires", ol.tls.Certificate().NotAfter)
 	}
 	return attrs
-}
-
-// reloadTLS loads every TLS listener's files again. A listener whose files
-// fail to load keeps the certificates it has, and says why.
-func reloadTLS(lns []openListener, log *slog.Logger) {
-	reloaded := false
-	for _, ol := range lns {
-		if ol.tls == nil {
-			continue
-		}
-		reloaded = true
-		if err := ol.tls.Reload(); err != nil {
-			log.Error("TLS reload failed; keeping the certificates in use", "listener", ol.cfg.Name, "err", err)
-			continue
-		}
-		log.Info("TLS certificates reloaded", "listener", ol.cfg.Name, "certificate_expires", ol.tls.Certificate().NotAfter)
-	}
-	if !reloaded {
-		log.Info("SIGHUP: no TLS listener to reload")
-	}
-}
-
-// reloadSecurity reads the password, SCRAM and ACL files again; one that
-// fails to load keeps what it had, and says why. Connected clients stay:
-// the new rules apply to their next login and their next operation.
-func reloadSecurity(sec *config.Security, log *slog.Logger) {
-	files := sec.Files()
-	if len(files) == 0 {
-		return
-	}
-	if err := sec.Reload(); err != nil {
-		log.Error("reload failed; keeping the previous contents where a file failed", "err", err)
-		return
-	}
-	log.Info("authentication and access rules reloaded", "files", files)
 }
