@@ -247,7 +247,7 @@ func (c *conn) login(p *packet.Connect, authData []byte) bool {
 	}
 	s.log.Info("client connected", "client", id, "remote", c.remote(), "version", c.v.String(),
 		"clean_start", cleanStart, "session_present", present, "keep_alive", keepAlive)
-	c.ops.connectedAt = time.Now()
+	c.ops.connectedAt = time.Now().UnixNano()
 	c.loggedIn.Store(true)
 	s.traceLogin(c)
 	cs.mu.Lock()

@@ -112,7 +112,7 @@ func (c *conn) info() (ClientInfo, bool) {
 		Listener:    c.lst.cfg.Name,
 		Version:     c.v,
 		KeepAlive:   c.keepAlive,
-		ConnectedAt: c.ops.connectedAt,
+		ConnectedAt: time.Unix(0, c.ops.connectedAt),
 	}
 	c.ops.addTo(&ci.Traffic)
 	cs.mu.Lock()

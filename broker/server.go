@@ -173,7 +173,7 @@ func (s *Server) Serve(l net.Listener, cfg Listener) error {
 		backoff = 0
 		c := newConn(s, nc, run)
 		s.stats.accepted.Inc()
-		c.ops.shard = uint(s.stats.shards.Add(1))
+		c.ops.shard = s.stats.shards.Add(1)
 		s.mu.Lock()
 		if s.closing.Load() {
 			s.mu.Unlock()

@@ -105,11 +105,12 @@ func (t *traffic) fold(c *traffic) {
 // logged in, and whether its packets are traced.
 type connOps struct {
 	traffic
+	// connectedAt, in Unix nanoseconds, is set before the client is
+	// logged in, and read after.
+	connectedAt int64
 	// shard spreads connections over the shards of the server's
 	// histograms.
-	shard uint
-	// connectedAt is set before the client is logged in, and read after.
-	connectedAt time.Time
+	shard uint32
 	// traced logs the client's packets, payloads included (see
 	// Server.SetTrace).
 	traced atomic.Bool
@@ -141,7 +142,7 @@ func (c *conn) countSent(d *Delivery, dup bool, now time.Time) {
 	// A retained message sent on subscribing, or one sent again, says
 	// nothing about how fast the broker delivers.
 	if r := d.Msg.Received; r != 0 && !dup && !d.Retain {
-		c.srv.stats.deliveryLatency.Observe(c.ops.shard, time.Duration(sinceEpoch(now)-r))
+		c.srv.stats.deliveryLatency.Observe(uint(c.ops.shard), time.Duration(sinceEpoch(now)-r))
 	}
 	if c.ops.traced.Load() {
 		c.traceDelivery(d, dup)

@@ -182,7 +182,7 @@ func (c *conn) durable(stored bool, ack packet.Packet, then func()) {
 	mark := c.refusedMark
 	start := time.Now()
 	s.store.Apply(nil, func(err error) {
-		s.stats.storeSync.Observe(c.ops.shard, time.Since(start))
+		s.stats.storeSync.Observe(uint(c.ops.shard), time.Since(start))
 		// Done callbacks run in Apply order, so a failed write before
 		// this barrier has already set storeFailed, or counted a refusal
 		// since this packet's handling began (another client's refusal
