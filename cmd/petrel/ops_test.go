@@ -473,6 +473,47 @@ func TestCtl(t *testing.T) {
 	}
 }
 
+// TestOpsSeparateAdminListener: with admin_address the admin API is
+// served there, and only there; metrics stay on the operations listener.
+func TestOpsSeparateAdminListener(t *testing.T) {
+	cfg := writeConfig(t, t.TempDir(), "ops_address: 127.0.0.1:0\nadmin_address: 127.0.0.1:0\nlisteners:\n  - address: 127.0.0.1:0\n")
+	p := start(t, "-c", cfg, "--no-persist")
+	by := map[string]string{}
+	for len(by) < 2 {
+		rec := p.awaitLog(t, "the operations listeners", func(rec map[string]any) bool { return rec["msg"] == "operations listening" })
+		by[rec["serves"].(string)] = "http://" + rec["address"].(string)
+	}
+	p.discardLogs()
+	ops, api := by["metrics, health"], by["admin API, health"]
+	for _, c := range []struct {
+		url  string
+		want int
+	}{
+		{ops + "/metrics", http.StatusOK},
+		{ops + "/api/v1/stats", http.StatusNotFound},
+		{api + "/api/v1/stats", http.StatusOK},
+		{api + "/metrics", http.StatusNotFound},
+		{api + "/healthz", http.StatusOK},
+	} {
+		if resp := httpGet(t, c.url); resp.StatusCode != c.want {
+			t.Errorf("GET %s: %s, want %d", c.url, resp.Status, c.want)
+		}
+	}
+}
+
+// TestOpsDefaultPortTaken: when another process holds the default
+// operations port, the broker says so and serves MQTT without it.
+func TestOpsDefaultPortTaken(t *testing.T) {
+	if l, err := net.Listen("tcp", "127.0.0.1:18083"); err == nil {
+		defer l.Close()
+	}
+	p := start(t, "-p", "0", "--no-persist")
+	p.awaitLog(t, "the warning", func(rec map[string]any) bool {
+		return strings.HasPrefix(fmt.Sprint(rec["msg"]), "the operations listener's default address is in use") && rec["level"] == "WARN"
+	})
+	connect(t, p.listening(t, 1)["default"], packet.V5)
+}
+
 // TestNoOps: --no-ops opens no operations listener, and says so.
 func TestNoOps(t *testing.T) {
 	p := start(t, "-p", "0", "--no-ops", "--no-persist")

@@ -87,7 +87,7 @@ func (c *Config) checkOps() error {
 	if !o.Enabled {
 		return nil
 	}
-	if o.AdminAddress == o.Address {
+	if _, port, _ := net.SplitHostPort(o.Address); o.AdminAddress == o.Address && port != "0" {
 		return fmt.Errorf("%s: %s is the operations listener's address already; leave admin_address out to serve the API there", c.where("admin_address"), o.AdminAddress)
 	}
 	key, addr := "ops_address", o.Address

@@ -51,6 +51,7 @@ func TestOpsErrors(t *testing.T) {
 		"ops_address: 0.0.0.0:18083\nadmin_address: 127.0.0.1:18084\n",
 		"ops_address: 0.0.0.0:18083\nops_enabled: false\n",
 		"password_file: passwd\napi_users: a, b\nops_address: 0.0.0.0:18083\n",
+		"ops_address: 127.0.0.1:0\nadmin_address: 127.0.0.1:0\n",
 	} {
 		if _, err := load(t, ok, nil, Flags{}); err != nil {
 			t.Errorf("%q: %v", ok, err)
