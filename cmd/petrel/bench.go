@@ -32,7 +32,8 @@ Usage:
   petrel bench SCENARIO [flags]
 
 Scenarios:
-  conn     open --clients connections (1000) and hold them, idle, for --duration
+  conn     open --clients connections (1000) and hold them, idle, for --duration;
+           with --sub-topic, each subscribes once first
   pub      --pubs publishers (1) to --topic, for subscribers elsewhere
   sub      --subs subscribers (1) to --sub-topic (bench/#), for publishers elsewhere
   fanin    --pubs publishers (4) on topics of their own, --subs subscribers (1)
@@ -99,7 +100,7 @@ func benchFlags(a *benchArgs) *pflag.FlagSet {
 	fs.IntVar(&a.pubs, "pubs", 0, "publishers")
 	fs.IntVar(&a.subs, "subs", 0, "subscribers")
 	fs.StringVarP(&a.topic, "topic", "t", "", "publish to `PATTERN`; %i is the publisher's index (default bench/%i,\nor bench/fanout for fanout)")
-	fs.StringVar(&a.subTopic, "sub-topic", "", "subscribe to `FILTER`; %i is the subscriber's index (default\nderived from --topic)")
+	fs.StringVar(&a.subTopic, "sub-topic", "", "subscribe to `FILTER`; %i is the subscriber's (conn: the connection's)\nindex (default derived from --topic; conn: none)")
 	fs.StringVar(&a.sharedGroup, "shared-group", "", "shared subscription `NAME` (shared: default bench; sub: share one)")
 	fs.StringVarP(&a.qos, "qos", "q", "0", "publish at `QOS`; a list such as 0,1,2 gives publishers each in turn")
 	fs.IntVar(&a.subQoS, "sub-qos", 0, "subscribe at `QOS` (default the highest of --qos)")

@@ -217,6 +217,30 @@ func (c *client) readErr(err error) {
 	c.fail(err)
 }
 
+// subscribeIdle subscribes a client of Conn to filter and waits for the
+// SUBACK, before its reader starts.
+func (c *client) subscribeIdle(filter string, qos packet.QoS) error {
+	v := c.run.cfg.Version
+	b, err := (&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: filter, QoS: qos}}}).Encode(nil, v)
+	if err != nil {
+		return fmt.Errorf("subscribe to %q: %w", filter, err)
+	}
+	c.nc.SetDeadline(time.Now().Add(connectTimeout))
+	defer c.nc.SetDeadline(time.Time{})
+	if err := c.out.send(b, c.run.clock.now()); err != nil {
+		return fmt.Errorf("subscribe to %q: %w", filter, err)
+	}
+	h, body, err := c.r.ReadFrame()
+	if err != nil {
+		return fmt.Errorf("no SUBACK for %q: %w", filter, err)
+	}
+	if h.Type != packet.SUBACK {
+		return fmt.Errorf("the server answered SUBSCRIBE to %q with %s", filter, h.Type)
+	}
+	_, err = checkSuback(filter, body, v)
+	return err
+}
+
 // idle reads an idle client's connection: PINGRESP, or what ends it.
 func (c *client) idle() {
 	for {

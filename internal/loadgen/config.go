@@ -19,7 +19,8 @@ type Scenario string
 // in this process, so every message is accounted for at its receivers.
 const (
 	// Conn opens Clients connections at ConnectRate and holds them, idle
-	// but for keep-alive, for Duration.
+	// but for keep-alive, for Duration. With a SubTopic, each subscribes
+	// to it once, as most idle clients of a real server have.
 	Conn Scenario = "conn"
 	// Pub runs Pubs publishers and no subscriber, for a broker whose
 	// subscribers are elsewhere (another petrel bench sub, say).
@@ -92,7 +93,8 @@ type Config struct {
 	Pubs, Subs int
 	// Topic is the publishers' topic, with %i replaced by the publisher's
 	// index. SubTopic is the subscribers' filter, with %i replaced by the
-	// subscriber's index; by default the scenario derives it from Topic.
+	// subscriber's index (Conn: the connection's); by default the scenario
+	// derives it from Topic, and Conn subscribes to nothing.
 	Topic, SubTopic string
 	// SharedGroup names the shared subscription of Shared (default
 	// "bench"), and makes Sub's subscribers share one too.

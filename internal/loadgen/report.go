@@ -17,6 +17,7 @@ type Report struct {
 	Transport   string    `json:"transport"`
 	Version     string    `json:"protocol_version"`
 	Clients     int       `json:"clients,omitempty"`
+	IdleFilter  string    `json:"idle_filter,omitempty"` // what each of Conn's clients subscribed to (%i: its index)
 	Publishers  int       `json:"publishers,omitempty"`
 	Subscribers int       `json:"subscribers,omitempty"`
 	QoS         []int     `json:"qos,omitempty"`
@@ -186,7 +187,7 @@ func (r *run) newReport(elapsed time.Duration, before, after measurement) *Repor
 		Seconds:   elapsed.Seconds(),
 	}
 	if cfg.Scenario == Conn {
-		rep.Clients = cfg.Clients
+		rep.Clients, rep.IdleFilter = cfg.Clients, cfg.SubTopic
 	} else {
 		rep.Publishers, rep.Subscribers = cfg.Pubs, cfg.Subs
 		for _, q := range cfg.QoS {

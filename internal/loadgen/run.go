@@ -105,6 +105,11 @@ func (r *run) conns(ctx context.Context) (*Report, error) {
 	var firstErr error
 	r.connectAll(ctx, cfg.Clients, func(ctx context.Context, i int) error {
 		c, took, err := r.open(ctx, i, cfg.ClientIDPrefix+"conn-"+strconv.Itoa(i), 256)
+		if err == nil && cfg.SubTopic != "" {
+			if err = c.subscribeIdle(expand(cfg.SubTopic, i), *cfg.SubQoS); err != nil {
+				c.nc.Close()
+			}
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -181,6 +182,52 @@ func TestConn(t *testing.T) {
 	rep = run(t, loadgen.Config{Target: loadgen.Target{Addr: closed}, Scenario: loadgen.Conn, Clients: 5, Duration: time.Millisecond})
 	if rep.Connections.Failed != 5 || len(rep.Failures) != 1 || !strings.Contains(rep.Failures[0], "5 of 5 connections failed") {
 		t.Errorf("against a closed port: %+v, failures %q", rep.Connections, rep.Failures)
+	}
+}
+
+// TestConnSubscribes checks each idle connection subscribes once, to its
+// own filter, before it counts as established, and that a refused
+// subscription counts as a failed connection.
+func TestConnSubscribes(t *testing.T) {
+	var mu sync.Mutex
+	filters := map[string]packet.QoS{}
+	addr := fakeServer(t, func(c net.Conn, r *packet.Reader) {
+		for {
+			p, err := r.ReadPacket()
+			if err != nil || p.Type() == packet.DISCONNECT {
+				return
+			}
+			if s, ok := p.(*packet.Subscribe); ok {
+				f := s.Subscriptions[0]
+				mu.Lock()
+				filters[f.Filter] = f.QoS
+				mu.Unlock()
+				code := byte(f.QoS)
+				if f.Filter == "idle/3" {
+					code = byte(packet.UnspecifiedError)
+				}
+				c.Write([]byte{byte(packet.SUBACK) << 4, 3, byte(s.PacketID >> 8), byte(s.PacketID), code})
+			}
+		}
+	})
+	qos := packet.QoS(1)
+	rep := run(t, loadgen.Config{
+		Target: loadgen.Target{Addr: addr}, Scenario: loadgen.Conn, Clients: 5,
+		SubTopic: "idle/%i", SubQoS: &qos, Duration: time.Millisecond,
+	})
+	if c := rep.Connections; c.Established != 4 || c.Failed != 1 || len(rep.Failures) != 1 || !strings.Contains(rep.Failures[0], `"idle/3" refused`) {
+		t.Errorf("connections %+v, failures %q; want 4 established and idle/3's refusal", c, rep.Failures)
+	}
+	if rep.IdleFilter != "idle/%i" {
+		t.Errorf("the report says the connections subscribed to %q", rep.IdleFilter)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range 5 {
+		if q, ok := filters["idle/"+strconv.Itoa(i)]; !ok || q != 1 {
+			t.Errorf("subscriptions %v, want idle/0 to idle/4 at QoS 1", filters)
+			break
+		}
 	}
 }
 

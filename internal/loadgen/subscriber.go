@@ -117,19 +117,26 @@ func (s *subscriber) read() {
 
 // subacked checks the SUBACK and notes the QoS granted.
 func (s *subscriber) subacked(body []byte, v packet.Version) error {
+	granted, err := checkSuback(s.filter, body, v)
+	s.granted = granted
+	return err
+}
+
+// checkSuback checks the SUBACK of a SUBSCRIBE to one filter and returns
+// the QoS granted.
+func checkSuback(filter string, body []byte, v packet.Version) (packet.QoS, error) {
 	var ack packet.Suback
 	if err := ack.Decode(0, body, v); err != nil {
-		return fmt.Errorf("malformed SUBACK: %w", err)
+		return 0, fmt.Errorf("malformed SUBACK: %w", err)
 	}
 	if len(ack.ReasonCodes) != 1 {
-		return fmt.Errorf("SUBACK with %d codes for one filter", len(ack.ReasonCodes))
+		return 0, fmt.Errorf("SUBACK with %d codes for one filter", len(ack.ReasonCodes))
 	}
 	code := ack.ReasonCodes[0]
 	if code.IsError() {
-		return fmt.Errorf("subscription to %q refused: %v", s.filter, code)
+		return 0, fmt.Errorf("subscription to %q refused: %v", filter, code)
 	}
-	s.granted = packet.QoS(code)
-	return nil
+	return packet.QoS(code), nil
 }
 
 // receive accounts for one message's payload.

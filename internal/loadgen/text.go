@@ -90,6 +90,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 // shape says who took part.
 func (rep *Report) shape() string {
 	if rep.Scenario == Conn {
+		if rep.IdleFilter != "" {
+			return plural(rep.Clients, "connection") + ", each subscribed to " + rep.IdleFilter
+		}
 		return plural(rep.Clients, "connection")
 	}
 	var parts []string
