@@ -30,6 +30,10 @@ type Report struct {
 	// connections); Elapsed adds the time deliveries took to drain.
 	Seconds float64 `json:"seconds"`
 	Elapsed float64 `json:"elapsed"`
+	// ReceivedSeconds is from the start of publishing to the last
+	// delivery: Elapsed without the drain's wait for messages that never
+	// came.
+	ReceivedSeconds float64 `json:"received_seconds,omitempty"`
 
 	// Sent counts the messages published; Acknowledged those of QoS 1 and
 	// 2 the server acknowledged, of which Refused with a failure code.
@@ -58,6 +62,8 @@ type Report struct {
 	// before the first message received and after the last go unseen.
 	Inferred bool `json:"inferred,omitempty"`
 
+	// SentPerSecond is over Seconds, ReceivedPerSecond over
+	// ReceivedSeconds.
 	SentPerSecond     float64 `json:"sent_per_second"`
 	ReceivedPerSecond float64 `json:"received_per_second"`
 
@@ -240,7 +246,7 @@ func (rep *Report) perUnit(n int64, unit string) {
 }
 
 // account counts sends, deliveries, losses and duplicates.
-func (rep *Report) account(r *run, groups []*group, published, elapsed time.Duration) {
+func (rep *Report) account(r *run, groups []*group, published time.Duration) {
 	rep.Seconds = published.Seconds()
 	acks := NewHistogram()
 	for _, p := range r.pubs {
@@ -251,9 +257,14 @@ func (rep *Report) account(r *run, groups []*group, published, elapsed time.Dura
 	}
 	rep.AckLatency = newLatency(acks)
 	latency := NewHistogram()
+	var last int64
 	for _, s := range r.subs {
 		latency.Merge(s.latency)
 		rep.Foreign += s.foreign.Load()
+		last = max(last, s.last)
+	}
+	if last > r.pubStart {
+		rep.ReceivedSeconds = time.Duration(last - r.pubStart).Seconds()
 	}
 	rep.Latency = newLatency(latency)
 
@@ -316,8 +327,8 @@ func (rep *Report) account(r *run, groups []*group, published, elapsed time.Dura
 	if published > 0 {
 		rep.SentPerSecond = float64(rep.Sent) / published.Seconds()
 	}
-	if elapsed > 0 {
-		rep.ReceivedPerSecond = float64(rep.Received) / elapsed.Seconds()
+	if rep.ReceivedSeconds > 0 {
+		rep.ReceivedPerSecond = float64(rep.Received) / rep.ReceivedSeconds
 	}
 	if rep.Received > 0 {
 		rep.perUnit(rep.Received, "message")

@@ -238,7 +238,7 @@ func (r *run) messages(ctx context.Context) (*Report, error) {
 	r.stopTicker()
 
 	rep := r.newReport(elapsed, before, after)
-	rep.account(r, groups, published, elapsed)
+	rep.account(r, groups, published)
 	rep.finish(r)
 	return rep, nil
 }

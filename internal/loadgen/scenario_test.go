@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -79,6 +80,10 @@ func checkComplete(t *testing.T, rep *loadgen.Report, fan int64) {
 	}
 	if byQoS != rep.Received {
 		t.Errorf("the QoS rows add up to %d received, the total says %d", byQoS, rep.Received)
+	}
+	if rep.ReceivedSeconds <= 0 || rep.ReceivedSeconds > rep.Elapsed || math.Abs(rep.ReceivedPerSecond*rep.ReceivedSeconds-float64(rep.Received)) > 1 {
+		t.Errorf("received %d in %.3f s of %.3f, %.0f a second: want the rate over the time to the last delivery",
+			rep.Received, rep.ReceivedSeconds, rep.Elapsed, rep.ReceivedPerSecond)
 	}
 	if rep.Latency == nil || int64(rep.Latency.Count) != rep.Received+rep.Unexpected {
 		t.Errorf("latency %+v, want a sample per message received", rep.Latency)
@@ -228,6 +233,40 @@ func TestConnSubscribes(t *testing.T) {
 			t.Errorf("subscriptions %v, want idle/0 to idle/4 at QoS 1", filters)
 			break
 		}
+	}
+}
+
+// TestReceivedRate checks the rate of deliveries is over the time they
+// took, not over the drain's wait for messages that never come: the
+// server here passes on the first message only.
+func TestReceivedRate(t *testing.T) {
+	subscribed := make(chan net.Conn, 1)
+	var first sync.Once
+	addr := fakeServer(t, func(c net.Conn, r *packet.Reader) {
+		for {
+			p, err := r.ReadPacket()
+			if err != nil || p.Type() == packet.DISCONNECT {
+				return
+			}
+			switch p := p.(type) {
+			case *packet.Subscribe:
+				c.Write([]byte{byte(packet.SUBACK) << 4, 3, byte(p.PacketID >> 8), byte(p.PacketID), 0})
+				subscribed <- c
+			case *packet.Publish:
+				first.Do(func() {
+					b, _ := p.Encode(nil, packet.V311)
+					(<-subscribed).Write(b)
+				})
+			}
+		}
+	})
+	rep := run(t, loadgen.Config{Target: loadgen.Target{Addr: addr}, Scenario: loadgen.FanIn, Pubs: 1, Duration: 200 * time.Millisecond})
+	if rep.Received != 1 || rep.ReceivedSeconds <= 0 || rep.ReceivedSeconds > rep.Seconds || rep.Elapsed-rep.ReceivedSeconds < 0.9 {
+		t.Errorf("received %d, the last %.3f s after publishing began, which took %.3f s, the drain ending at %.3f s; want one early delivery and a second's wait after",
+			rep.Received, rep.ReceivedSeconds, rep.Seconds, rep.Elapsed)
+	}
+	if want := 1 / rep.ReceivedSeconds; math.Abs(rep.ReceivedPerSecond-want) > want/1e6 {
+		t.Errorf("%.1f received a second, want %.1f", rep.ReceivedPerSecond, want)
 	}
 }
 

@@ -22,9 +22,11 @@ type subscriber struct {
 	suback  chan error
 	granted packet.QoS
 
-	// tally and latency belong to the reader until the run ends.
+	// tally, latency and last (the clock reading of the last delivery)
+	// belong to the reader until the run ends.
 	tally   tally
 	latency *Histogram
+	last    int64
 
 	received atomic.Int64 // messages from load generators, duplicates included
 	unique   atomic.Int64 // of those, the first delivery to this subscriber
@@ -146,7 +148,8 @@ func (s *subscriber) receive(payload []byte) {
 		s.foreign.Add(1)
 		return
 	}
-	s.latency.Record(time.Duration(s.run.clock.now() - h.stamp))
+	s.last = s.run.clock.now()
+	s.latency.Record(time.Duration(s.last - h.stamp))
 	if !s.tally.record(h) {
 		s.unique.Add(1)
 	}

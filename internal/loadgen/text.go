@@ -23,7 +23,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 	} else {
 		line("published", "%s messages in %s, %s a second", count(rep.Sent), seconds(rep.Seconds), count(int64(rep.SentPerSecond)))
 		if rep.Subscribers > 0 {
-			line("received", "%s messages in %s, %s a second", count(rep.Received), seconds(rep.Elapsed), count(int64(rep.ReceivedPerSecond)))
+			line("received", "%s messages in %s, %s a second", count(rep.Received), seconds(rep.ReceivedSeconds), count(int64(rep.ReceivedPerSecond)))
 		}
 		if len(rep.ByQoS) > 0 {
 			fmt.Fprintf(&b, "  %-17s%14s %14s %12s %12s\n", "QoS", "expected", "received", "lost", "duplicates")
