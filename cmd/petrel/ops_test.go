@@ -328,6 +328,13 @@ ops_address: 127.0.0.1:0
 	if strings.Join(rep.RestartRequired, ", ") != "listener secure" || len(rep.Errors) != 0 {
 		t.Errorf("restart required %q, errors %q; want the listener and no errors", rep.RestartRequired, rep.Errors)
 	}
+	restartWarning := func() map[string]any {
+		t.Helper()
+		return p.awaitLog(t, "the restart warning", func(rec map[string]any) bool {
+			return rec["msg"] == "changed settings take effect only when the broker restarts"
+		})
+	}
+	restartWarning()
 
 	if code := subscribeCode(alice, "shared/news"); code != packet.GrantedQoS0 {
 		t.Errorf("shared/news after the reload: SUBACK %s, want granted: alice stayed connected under the new rules", code)
@@ -347,10 +354,7 @@ ops_address: 127.0.0.1:0
 	// reported.
 	config("log_level: warn\n", "127.0.0.1:1")
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	rec := p.awaitLog(t, "the restart warning", func(rec map[string]any) bool {
-		return rec["msg"] == "changed settings take effect only when the broker restarts"
-	})
-	if fmt.Sprint(rec["settings"]) != "[listener secure]" {
+	if rec := restartWarning(); fmt.Sprint(rec["settings"]) != "[listener secure]" {
 		t.Errorf("SIGHUP reported %v as needing a restart", rec["settings"])
 	}
 	if code := publishCode(alice, "alice/a/b/c", 3); code.IsError() {
