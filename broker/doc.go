@@ -21,6 +21,19 @@
 //
 // Lock order: Server.sessionsMu, then clientSession.mu, then conn.omu.
 //
+// # Operating
+//
+// Stats is the one snapshot of the counters that $SYS, the admin API and
+// the metrics read. What changes with every message is counted per
+// connection, by its reader and under its output lock, which already
+// serialise those paths, so counting is a plain load and store; Stats sums
+// the connections, and a closing connection adds its counts to the
+// server's. Latencies go to histograms sharded by connection. Operators'
+// methods (Clients, Sessions, Subscriptions, Retained, Kick, DeleteSession,
+// Publish, DeleteRetained, SetLimits, SetTrace, Ready, Drain) take the
+// same locks as clients' packets, one at a time, and walk connections and
+// sessions without holding the server's locks across a walk.
+//
 // # Imports
 //
 // broker imports packet, plugin and Petrel's internal engine packages. It
