@@ -25,10 +25,10 @@ import (
 // complete at once.
 //
 // Read never blocks: it returns ErrWouldBlock when nothing is waiting, and
-// is called only by the Poller's callback. Write may be called from any
-// goroutine, one at a time; Close may come while a Write waits, which
-// then fails, and the descriptor is closed once the Write has returned, so
-// its number is never reused under a writer.
+// is called only by the Poller's callback. Writes may come from any
+// goroutine and are done one at a time, as a net.Conn's are; Close may come
+// while one waits, which then fails, and the descriptor is closed once it
+// has returned, so its number is never reused under a writer.
 type FDConn struct {
 	fd     int
 	p      *Poller
@@ -38,7 +38,12 @@ type FDConn struct {
 	// deadline is the write deadline in Unix nanoseconds, 0 for none.
 	deadline atomic.Int64
 
-	mu      sync.Mutex
+	// wmu makes Writes take turns.
+	wmu sync.Mutex
+
+	mu sync.Mutex
+	// writing is set while a Write uses the descriptor; it closes it on
+	// the way out if Close came meanwhile.
 	writing bool
 	closed  bool
 }
@@ -95,6 +100,8 @@ func (c *FDConn) Read(b []byte) (int, error) {
 // Write writes all of b, waiting for room in the socket until the write
 // deadline.
 func (c *FDConn) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

@@ -8,6 +8,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // acceptPair returns a bare server side accepted through p and the
@@ -141,5 +143,35 @@ func TestFDConnCloseDuringWrite(t *testing.T) {
 	}
 	if _, err := c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Write after Close: %v", err)
+	}
+}
+
+// TestFDConnCloseDuringConcurrentWrites: writes take turns, and Close
+// ends both the one waiting for room and the one waiting for its turn.
+func TestFDConnCloseDuringConcurrentWrites(t *testing.T) {
+	p := newPoller(t)
+	c, _ := acceptPair(t, p)
+	done := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := c.Write(make([]byte, 32<<20))
+			done <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // one fills the socket and waits
+	fd := c.Fd()
+	c.Close()
+	for range 2 {
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Fatal("a Write cut short by Close reported success")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close did not end the Writes")
+		}
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
+		t.Fatal("descriptor still open after the Writes returned")
 	}
 }
