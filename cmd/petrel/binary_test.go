@@ -237,7 +237,7 @@ func TestStartupErrors(t *testing.T) {
 			config: "listeners:\n  - address: 127.0.0.1:0\n  - name: public\n    address: 0.0.0.0:0\n",
 			want:   "petrel: petrel.yaml:4: listeners[1].address: 0.0.0.0:0 is reachable from other machines, so anonymous access there must be explicit: set allow_anonymous: true on this listener, or have clients authenticate with a password_file (or JWT or an HTTP hook) or with certificates (tls.require_certificate: true and tls.identity: cn)"},
 		{name: "non-loopback --listen", args: []string{"--listen", "0.0.0.0:0"},
-			want: "petrel: --listen 0.0.0.0:0: 0.0.0.0:0 is reachable from other machines, so anonymous access there must be explicit: declare this listener in the config file with allow_anonymous: true"},
+			want: "petrel: --listen 0.0.0.0:0: 0.0.0.0:0 is reachable from other machines, so anonymous access there must be explicit: set password_file, or declare this listener in the config file with allow_anonymous: true"},
 		{name: "unknown key", config: "max_queued_messages: 10\nmax_infligth: 5\n",
 			want: "petrel: petrel.yaml:2: max_infligth: unknown key"},
 		{name: "address in use", args: []string{"--listen", "127.0.0.1:0", "--listen", busy.Addr().String()},

@@ -90,7 +90,7 @@ type State struct {
 	Limits        Limits
 	Subscriptions Subscriptions
 
-	queue    queue
+	queue queue
 	// inflight holds its deliveries by value: one allocation fewer per
 	// message sent.
 	inflight map[uint16]Inflight
