@@ -180,6 +180,10 @@ func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duratio
 		ended = true
 	}
 	c.sess = cs
+	// What the session owes its client goes first, under the same lock
+	// that made the session this connection's: a message routed to it a
+	// moment later must not overtake the resends.
+	cs.resume(c)
 	cs.mu.Unlock()
 	return cs, present, old, ended
 }

@@ -256,7 +256,6 @@ func (c *conn) login(p *packet.Connect, authData []byte) bool {
 	} else {
 		c.release(ack)
 	}
-	cs.resume(c)
 	cs.mu.Unlock()
 	return true
 }

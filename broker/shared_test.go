@@ -14,7 +14,8 @@ func TestSharedSubscriptionRoundRobin(t *testing.T) {
 	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	pub, _ := connect(t, b.Addr, v5("sh-pub"))
-	publish(pub, &packet.Publish{Topic: "jobs/1", Retain: true, Payload: []byte("retained")})
+	// At QoS 1, so the broker has it before anyone subscribes.
+	publish(pub, &packet.Publish{Topic: "jobs/1", Retain: true, QoS: packet.AtLeastOnce, PacketID: 100, Payload: []byte("retained")})
 	var members []*client
 	for i := range 3 {
 		m, _ := connect(t, b.Addr, v5(fmt.Sprint("worker-", i)))
