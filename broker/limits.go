@@ -38,9 +38,10 @@ type serverOps struct {
 	trace atomic.Pointer[string]
 }
 
-// limitsOf takes the limits from options that have their defaults.
-func limitsOf(o Options) *Limits {
-	return &Limits{
+// Limits are the protection limits o sets, as written: zero fields take
+// their defaults when the server applies them.
+func (o Options) Limits() Limits {
+	return Limits{
 		MaxConnections:            o.MaxConnections,
 		MaxConnectionRate:         o.MaxConnectionRate,
 		FlapThreshold:             o.FlapThreshold,
@@ -83,5 +84,6 @@ func (s *Server) SetLimits(l Limits) {
 		AuthFailureDelay:          l.AuthFailureDelay,
 		AuthFailureLimit:          l.AuthFailureLimit,
 	}
-	s.ops.limits.Store(limitsOf(o.withDefaults()))
+	withDefaults := o.withDefaults().Limits()
+	s.ops.limits.Store(&withDefaults)
 }

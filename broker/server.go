@@ -81,7 +81,8 @@ func New(opts Options) (*Server, error) {
 		stats:     newStats(),
 		started:   time.Now(),
 	}
-	s.ops.limits.Store(limitsOf(opts))
+	l := opts.Limits()
+	s.ops.limits.Store(&l)
 	s.shared.strategy = opts.SharedStrategy
 	if !opts.GoroutinePerConnection {
 		p, err := listener.NewPoller()

@@ -102,25 +102,7 @@ func (c *Config) checkOps() error {
 }
 
 // Limits are the protection limits the configuration sets.
-func (c *Config) Limits() broker.Limits {
-	o := &c.Options
-	return broker.Limits{
-		MaxConnections:            o.MaxConnections,
-		MaxConnectionRate:         o.MaxConnectionRate,
-		FlapThreshold:             o.FlapThreshold,
-		FlapWindow:                o.FlapWindow,
-		FlapBan:                   o.FlapBan,
-		MaxPublishRate:            o.MaxPublishRate,
-		MaxPublishByteRate:        o.MaxPublishByteRate,
-		MaxSubscriptionsPerClient: o.MaxSubscriptionsPerClient,
-		MaxTopicLevels:            o.MaxTopicLevels,
-		MaxRetainedMessages:       o.MaxRetainedMessages,
-		MaxRetainedBytes:          o.MaxRetainedBytes,
-		MaxQueuedMemory:           o.MaxQueuedMemory,
-		AuthFailureDelay:          o.AuthFailureDelay,
-		AuthFailureLimit:          o.AuthFailureLimit,
-	}
-}
+func (c *Config) Limits() broker.Limits { return c.Options.Limits() }
 
 // liveKeys are the top-level keys whose changes a running broker takes:
 // the log and the protection limits. The files that the password, SCRAM,
