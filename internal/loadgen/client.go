@@ -241,21 +241,45 @@ func (c *client) subscribeIdle(filter string, qos packet.QoS) error {
 	return err
 }
 
-// idle reads an idle client's connection: PINGRESP, or what ends it.
+// idle reads an idle client's connection: PINGRESP, messages to its
+// subscription, acknowledged and otherwise ignored, or what ends it.
 func (c *client) idle() {
+	v := c.run.cfg.Version
+	var msg packet.Publish
 	for {
 		h, body, err := c.r.ReadFrame()
 		if err != nil {
 			c.readErr(err)
 			return
 		}
+		var ack []byte
 		switch h.Type {
 		case packet.PINGRESP:
+		case packet.PUBLISH:
+			if err := msg.Decode(h.Flags, body, v); err != nil {
+				c.fail(fmt.Errorf("malformed PUBLISH: %w", err))
+				return
+			}
+			switch msg.QoS {
+			case packet.AtLeastOnce:
+				ack = []byte{byte(packet.PUBACK) << 4, 2, byte(msg.PacketID >> 8), byte(msg.PacketID)}
+			case packet.ExactlyOnce:
+				ack = []byte{byte(packet.PUBREC) << 4, 2, byte(msg.PacketID >> 8), byte(msg.PacketID)}
+			}
+		case packet.PUBREL:
+			if len(body) < 2 {
+				c.fail(errors.New("malformed PUBREL"))
+				return
+			}
+			ack = []byte{byte(packet.PUBCOMP) << 4, 2, body[0], body[1]}
 		case packet.DISCONNECT:
-			c.readErr(serverDisconnect(c.run.cfg.Version, body))
+			c.readErr(serverDisconnect(v, body))
 			return
 		default:
 			c.fail(fmt.Errorf("the server sent an idle client %s", h.Type))
+			return
+		}
+		if ack != nil && !c.send(ack) {
 			return
 		}
 	}

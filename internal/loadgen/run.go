@@ -319,11 +319,13 @@ func (r *run) awaitPublishers(sending *sync.WaitGroup) {
 	<-stopped
 }
 
-// awaitTargets waits for every subscriber to receive its count.
+// awaitTargets waits for every subscriber to receive its count, or to
+// lose its connection.
 func (r *run) awaitTargets(ctx context.Context) {
 	for _, s := range r.subs {
 		select {
 		case <-s.reached:
+		case <-s.done:
 		case <-ctx.Done():
 			return
 		case <-r.stop:

@@ -236,6 +236,44 @@ func TestConnSubscribes(t *testing.T) {
 	}
 }
 
+// TestIdleClientAcknowledges checks an idle client acknowledges what
+// arrives on its subscription, at QoS 1 and 2, rather than failing.
+func TestIdleClientAcknowledges(t *testing.T) {
+	acked := make(chan []packet.Type, 1)
+	addr := fakeServer(t, func(c net.Conn, r *packet.Reader) {
+		p, err := r.ReadPacket()
+		s, ok := p.(*packet.Subscribe)
+		if err != nil || !ok {
+			return
+		}
+		c.Write([]byte{byte(packet.SUBACK) << 4, 3, byte(s.PacketID >> 8), byte(s.PacketID), 2})
+		for _, m := range []*packet.Publish{{QoS: 1, PacketID: 9, Topic: "idle/0"}, {QoS: 2, PacketID: 10, Topic: "idle/0"}} {
+			b, _ := m.Encode(nil, packet.V311)
+			c.Write(b)
+		}
+		var got []packet.Type
+		for {
+			p, err := r.ReadPacket()
+			if err != nil || p.Type() == packet.DISCONNECT {
+				acked <- got
+				return
+			}
+			got = append(got, p.Type())
+			if p.Type() == packet.PUBREC {
+				c.Write([]byte{byte(packet.PUBREL)<<4 | 2, 2, 0, 10})
+			}
+		}
+	})
+	qos := packet.QoS(2)
+	rep := run(t, loadgen.Config{Target: loadgen.Target{Addr: addr}, Scenario: loadgen.Conn, Clients: 1, SubTopic: "idle/%i", SubQoS: &qos, Duration: 200 * time.Millisecond})
+	if len(rep.Failures) > 0 {
+		t.Errorf("failures %q", rep.Failures)
+	}
+	if got := <-acked; len(got) != 3 || got[0] != packet.PUBACK || got[1] != packet.PUBREC || got[2] != packet.PUBCOMP {
+		t.Errorf("the server read %v, want PUBACK, PUBREC and PUBCOMP", got)
+	}
+}
+
 // TestReceivedRate checks the rate of deliveries is over the time they
 // took, not over the drain's wait for messages that never come: the
 // server here passes on the first message only.

@@ -108,11 +108,16 @@ func (s *subscriber) read() {
 			s.fail(fmt.Errorf("the server sent a subscriber %s", h.Type))
 			return
 		}
-		if s.r.Buffered() == 0 && len(out) > 0 {
-			if !s.send(out) {
+		if s.r.Buffered() == 0 {
+			if len(out) > 0 && !s.send(out) {
 				return
 			}
 			out = out[:0]
+			// Only now, with the acknowledgements on their way ahead of
+			// any DISCONNECT, may the run end.
+			if s.target > 0 && s.received.Load() >= s.target {
+				s.reachOnce.Do(func() { close(s.reached) })
+			}
 		}
 	}
 }
@@ -153,7 +158,5 @@ func (s *subscriber) receive(payload []byte) {
 	if !s.tally.record(h) {
 		s.unique.Add(1)
 	}
-	if n := s.received.Add(1); s.target > 0 && n >= s.target {
-		s.reachOnce.Do(func() { close(s.reached) })
-	}
+	s.received.Add(1)
 }
