@@ -9,7 +9,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -271,11 +270,8 @@ func (p *Poller) wakeWriter(fd int) {
 func (p *Poller) writeLoop() {
 	evs := make([]unix.EpollEvent, 64)
 	for {
-		n, err := unix.EpollWait(p.wepfd, evs, -1)
+		n, err := waitEvents(p.wepf, evs)
 		if err != nil {
-			if errors.Is(err, syscall.EINTR) {
-				continue
-			}
 			return
 		}
 		for i := range n {

@@ -1,8 +1,8 @@
 package listener
 
 import (
-	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -30,6 +30,10 @@ type Poller struct {
 	wepfd   int
 	wmu     sync.Mutex
 	writers map[int32]chan struct{}
+
+	// epf and wepf are the two epoll descriptors as files, so the loops
+	// wait for them in the runtime's own poller (see waitEvents).
+	epf, wepf *os.File
 
 	done  chan struct{}
 	wdone chan struct{}
@@ -67,6 +71,24 @@ func NewPoller() (*Poller, error) {
 	}
 	p := &Poller{epfd: epfd, wakefd: wakefd, callbacks: map[int32]func(){}, done: make(chan struct{}),
 		wepfd: wepfd, writers: map[int32]chan struct{}{}, wdone: make(chan struct{})}
+	if p.epf, err = pollable(epfd, "epoll"); err == nil {
+		p.wepf, err = pollable(wepfd, "epoll for writes")
+	}
+	if err != nil {
+		unix.Close(wakefd)
+		for _, f := range []*os.File{p.epf, p.wepf} {
+			if f != nil {
+				f.Close()
+			}
+		}
+		if p.epf == nil {
+			unix.Close(epfd)
+		}
+		if p.wepf == nil {
+			unix.Close(wepfd)
+		}
+		return nil, err
+	}
 	go p.loop()
 	go func() {
 		defer close(p.wdone)
@@ -114,19 +136,50 @@ func (p *Poller) Close() error {
 	<-p.done
 	<-p.wdone
 	unix.Close(p.wakefd)
-	unix.Close(p.wepfd)
-	return unix.Close(p.epfd)
+	p.wepf.Close()
+	return p.epf.Close()
+}
+
+// pollable makes an epoll descriptor a file the runtime's poller watches.
+// A loop that waited in epoll_wait itself would hold its thread's
+// processor in a blocking system call until the runtime noticed and took
+// it back, which with one processor delays every other goroutine by up to
+// milliseconds.
+func pollable(fd int, name string) (*os.File, error) {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// waitEvents fills evs with f's ready events, waiting for some in the
+// runtime's poller; it fails once f is closed.
+func waitEvents(f *os.File, evs []unix.EpollEvent) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var werr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, werr = unix.EpollWait(int(fd), evs, 0)
+		if werr == unix.EINTR {
+			n, werr = 0, nil
+		}
+		return n > 0 || werr != nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, werr
 }
 
 func (p *Poller) loop() {
 	defer close(p.done)
 	evs := make([]unix.EpollEvent, 256)
 	for {
-		n, err := unix.EpollWait(p.epfd, evs, -1)
+		n, err := waitEvents(p.epf, evs)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
 			return
 		}
 		for i := range n {
