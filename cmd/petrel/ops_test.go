@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/petrelmq/petrel/broker/brokertest"
 	"github.com/petrelmq/petrel/internal/testcert"
 	"github.com/petrelmq/petrel/packet"
 )
@@ -166,40 +167,6 @@ func TestOpsMetricsAndHealth(t *testing.T) {
 	}
 }
 
-// opsConn is a bare MQTT 5 connection, to see the reason codes the broker
-// answers with.
-type opsConn struct {
-	t  *testing.T
-	nc net.Conn
-	r  *packet.Reader
-}
-
-func (c *opsConn) send(p packet.Packet) {
-	c.t.Helper()
-	b, err := p.Encode(nil, packet.V5)
-	if err == nil {
-		_, err = c.nc.Write(b)
-	}
-	if err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// next returns the next packet, or nil when none comes in time.
-func (c *opsConn) next() packet.Packet {
-	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(deadline))
-	p, err := c.r.ReadPacket()
-	if err != nil {
-		return nil
-	}
-	q, err := packet.Clone(p, packet.V5)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return q
-}
-
 func hasLabel(m *dto.Metric, name, value string) bool {
 	for _, l := range m.Label {
 		if l.GetName() == name && l.GetValue() == value {
@@ -255,45 +222,35 @@ ops_address: 127.0.0.1:0
 
 	// login connects over TLS and returns the connection, the CONNACK
 	// code and the serial number of the certificate the broker showed.
-	login := func(id, user, password string) (*opsConn, packet.ReasonCode, string) {
+	login := func(id, user, password string) (*brokertest.Conn, packet.ReasonCode, string) {
 		t.Helper()
 		tc, err := dialTLSClient(t, addr, ca.Pool(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := &opsConn{t: t, nc: tc, r: packet.NewReader(tc, 4096)}
-		c.r.Version = packet.V5
-		c.send(&packet.Connect{Version: packet.V5, ClientID: id, CleanStart: true, KeepAlive: 60,
+		c := brokertest.Over(t, tc, packet.V5)
+		c.Send(&packet.Connect{Version: packet.V5, ClientID: id, CleanStart: true, KeepAlive: 60,
 			Username: user, HasUsername: true, Password: []byte(password), HasPassword: true})
-		ack, ok := c.next().(*packet.Connack)
+		ack, ok := c.Next(deadline).(*packet.Connack)
 		if !ok {
 			t.Fatalf("%s: no CONNACK", id)
 		}
 		return c, ack.ReasonCode, tc.ConnectionState().PeerCertificates[0].SerialNumber.String()
 	}
-	publishCode := func(c *opsConn, topic string, id uint16) packet.ReasonCode {
+	publishCode := func(c *brokertest.Conn, topic string, id uint16) packet.ReasonCode {
 		t.Helper()
-		c.send(&packet.Publish{Topic: topic, QoS: 1, PacketID: id, Payload: []byte("x")})
-		ack, ok := c.next().(*packet.Puback)
+		c.Send(&packet.Publish{Topic: topic, QoS: 1, PacketID: id, Payload: []byte("x")})
+		ack, ok := c.Next(deadline).(*packet.Puback)
 		if !ok {
 			t.Fatalf("no PUBACK for %s", topic)
 		}
 		return ack.ReasonCode
 	}
-	subscribeCode := func(c *opsConn, filter string) packet.ReasonCode {
-		t.Helper()
-		c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: filter}}})
-		ack, ok := c.next().(*packet.Suback)
-		if !ok {
-			t.Fatalf("no SUBACK for %s", filter)
-		}
-		return ack.ReasonCodes[0]
-	}
 	alice, code, _ := login("a", "alice", "wonderland")
 	if code != packet.Success {
 		t.Fatalf("alice: CONNACK %s", code)
 	}
-	if code := subscribeCode(alice, "shared/news"); code != packet.NotAuthorized {
+	if code := subscribeCode(t, alice, "shared/news"); code != packet.NotAuthorized {
 		t.Fatalf("shared/news before the reload: SUBACK %s, want not authorized", code)
 	}
 	if code := publishCode(alice, "alice/a/b/c", 1); code.IsError() {
@@ -336,7 +293,7 @@ ops_address: 127.0.0.1:0
 	}
 	restartWarning()
 
-	if code := subscribeCode(alice, "shared/news"); code != packet.GrantedQoS0 {
+	if code := subscribeCode(t, alice, "shared/news"); code != packet.GrantedQoS0 {
 		t.Errorf("shared/news after the reload: SUBACK %s, want granted: alice stayed connected under the new rules", code)
 	}
 	if code := publishCode(alice, "alice/a/b/c", 2); code != packet.TopicNameInvalid {
