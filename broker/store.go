@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/petrelmq/petrel/internal/session"
@@ -52,6 +53,8 @@ const (
 // earlier versions) and carries on, and writes succeed again once there is
 // room. Any other failed write is taken to leave the store unreliable:
 // from then on nothing that needs it is acknowledged.
+//
+// Apply does not keep ops after it returns.
 //
 // Load is called once, by New, before the server serves anyone.
 type Store interface {
@@ -130,10 +133,19 @@ type StoredSession struct {
 // session lock: Apply does not block. A failure is remembered, so that
 // every acknowledgement waiting behind it is withheld (see durable).
 func (s *Server) apply(ops ...Op) {
-	if s.store != nil && len(ops) > 0 {
-		s.store.Apply(ops, s.noteStoreFailure)
+	if s.store == nil || len(ops) == 0 {
+		return
 	}
+	// Through a pooled slice: handing ops itself to the interface would
+	// move every caller's operations to the heap.
+	p := opsPool.Get().(*[]Op)
+	*p = append((*p)[:0], ops...)
+	s.store.Apply(*p, s.noteStoreFailure)
+	clear(*p)
+	opsPool.Put(p)
 }
+
+var opsPool = sync.Pool{New: func() any { return new([]Op) }}
 
 // Grouper is what a Store implements when it commits writes in groups
 // (see pebblestore): between BeginGroup and EndGroup, the batches the

@@ -3,14 +3,17 @@
 //
 // # Writing
 //
-// Apply encodes its batch at once, on the caller's goroutine, and queues
-// it. One committer goroutine takes everything queued, commits it as one
-// Pebble batch and syncs the log once (group commit: the more clients
-// write, the more batches share an fsync), then hands the done callbacks
-// to a notifier goroutine that calls them in Apply order while the next
-// group is written. Durability chooses when done runs: after the sync
-// (Sync, the default), before it with a sync every interval (Batch), or
-// with no sync at all (None).
+// Apply encodes its operations at once, on the caller's goroutine,
+// straight into the one batch that is queued, with scratch buffers the
+// store keeps, so a write allocates nothing of its own. One committer
+// goroutine takes the queued batch and hands it to Pebble; a notifier
+// goroutine waits for its fsync and calls the done callbacks in Apply
+// order, while the committer writes the next batch. Pebble syncs its log
+// for every batch written while the previous sync ran, so syncs follow
+// each other with no gap and the more clients write, the more batches
+// share one (group commit). Durability chooses when done runs: after the
+// sync (Sync, the default), before it with a sync every interval
+// (Batch), or with no sync at all (None).
 //
 // # Keys
 //

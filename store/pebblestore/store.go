@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -108,10 +107,10 @@ func ParseDurability(s string) (Durability, error) {
 }
 
 // Store is a broker.Store in a Pebble database. Apply only queues its
-// batch; one committer goroutine writes everything queued as one Pebble
-// batch with one sync, so many clients' writes share an fsync, and hands
-// the done callbacks to a notifier goroutine that calls them in order
-// while the next group is written.
+// operations; one committer goroutine writes everything queued as one
+// Pebble batch, so many clients' writes share an fsync, and a notifier
+// goroutine waits for each batch's sync and calls its done callbacks in
+// order while the next batch is written (see the package documentation).
 type Store struct {
 	dir string
 	db  *pebble.DB
@@ -126,7 +125,7 @@ type Store struct {
 	every  time.Duration // the sync interval under Batch; 0 otherwise
 	wake   chan struct{} // a batch is queued
 	quit   chan struct{} // Close was called
-	notify chan []pending
+	notify chan round
 	done   chan struct{} // the notifier has called every done
 
 	// atomic is held for reading by broker.Grouper groups and for writing
@@ -138,9 +137,7 @@ type Store struct {
 	closed  bool
 	batch   *pebble.Batch // what Apply queued since the committer last took it
 	pending []pending
-
-	// syncs counts fsyncs of the log, for the benchmark's figures.
-	syncs atomic.Int64
+	enc     encoder
 }
 
 // pending is a done callback waiting for its group's commit, with the
@@ -185,7 +182,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	s := &Store{
 		dir: dir, db: db, fs: fs, reserve: reserve, log: log, write: pebble.Sync,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}),
-		notify: make(chan []pending, 64), done: make(chan struct{}),
+		notify: make(chan round, 64), done: make(chan struct{}),
 		batch: db.NewBatch(),
 	}
 	switch opts.Durability.mode {
@@ -270,13 +267,7 @@ func isEmpty(db *pebble.DB) (bool, error) {
 // says, or with the error that kept it from being written. It never
 // waits for I/O. After Close, done gets ErrClosed before Apply returns.
 func (s *Store) Apply(ops []broker.Op, done func(error)) {
-	var b *pebble.Batch
-	var err error
-	if len(ops) > 0 {
-		b = s.db.NewBatch()
-		defer b.Close()
-		err = encode(b, ops)
-	}
+	err := check(ops)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -285,10 +276,10 @@ func (s *Store) Apply(ops []broker.Op, done func(error)) {
 		}
 		return
 	}
-	if b != nil && err == nil {
-		// Copies the batch's operations; a bad one was caught above, so
-		// this cannot fail.
-		_ = s.batch.Apply(b, nil)
+	if err == nil {
+		// Straight into the queued batch, with the store's scratch
+		// buffers: a write allocates nothing of its own.
+		err = s.enc.encode(s.batch, ops)
 	}
 	if done != nil {
 		s.pending = append(s.pending, pending{done: done, err: err})
@@ -300,56 +291,86 @@ func (s *Store) Apply(ops []broker.Op, done func(error)) {
 	}
 }
 
-// encode writes the batch's operations into b, in order, so that a later
-// operation on a key overrides an earlier one as Pebble applies them.
-func encode(b *pebble.Batch, ops []broker.Op) error {
-	var k, v []byte
+// check refuses a batch that encode would fail part way through, so that
+// none of it is written.
+func check(ops []broker.Op) error {
+	for i := range ops {
+		op := &ops[i]
+		switch {
+		case op.Kind == broker.OpRetain && op.Msg == nil:
+			return fmt.Errorf("pebblestore: retain without a message")
+		case op.Kind == broker.OpSession && op.Session == nil:
+			return fmt.Errorf("pebblestore: session %q: no record", op.ClientID)
+		case op.Kind == broker.OpEnqueue && op.Delivery.Msg == nil:
+			return fmt.Errorf("pebblestore: enqueue for %q: no message", op.ClientID)
+		case op.Kind < broker.OpRetain || op.Kind > broker.OpReleased:
+			return fmt.Errorf("pebblestore: unknown operation %d", op.Kind)
+		}
+	}
+	return nil
+}
+
+// encoder writes operations into a batch; k and v are scratch for keys
+// and values, kept between calls.
+type encoder struct {
+	k, v []byte
+}
+
+// encode writes ops, which check passed, into b, in order, so that a
+// later operation on a key overrides an earlier one as Pebble applies
+// them. Pebble fails a write to an unindexed batch only when the batch
+// outgrows its 4 GiB limit.
+func (e *encoder) encode(b *pebble.Batch, ops []broker.Op) error {
+	k, v := e.k, e.v
+	defer func() { e.k, e.v = k, v }()
 	for i := range ops {
 		op := &ops[i]
 		k, v = k[:0], v[:0]
 		var err error
 		switch op.Kind {
 		case broker.OpRetain:
-			if op.Msg == nil {
-				return fmt.Errorf("pebblestore: retain without a message")
-			}
-			err = b.Set(retainedKey(k, op.Msg.Topic), appendMessage(v, op.Msg), nil)
+			k, v = retainedKey(k, op.Msg.Topic), appendMessage(v, op.Msg)
+			err = b.Set(k, v, nil)
 		case broker.OpUnretain:
-			err = b.Delete(retainedKey(k, op.Topic), nil)
+			k = retainedKey(k, op.Topic)
+			err = b.Delete(k, nil)
 		case broker.OpSession:
-			if op.Session == nil {
-				return fmt.Errorf("pebblestore: session %q: no record", op.ClientID)
-			}
-			err = b.Set(recordKey(k, op.ClientID), appendRecord(v, op.Session), nil)
+			k, v = recordKey(k, op.ClientID), appendRecord(v, op.Session)
+			err = b.Set(k, v, nil)
 		case broker.OpEndSession:
-			err = b.DeleteRange(sessionKey(k, op.ClientID), sessionEnd(v, op.ClientID), nil)
+			k, v = sessionKey(k, op.ClientID), sessionEnd(v, op.ClientID)
+			err = b.DeleteRange(k, v, nil)
 		case broker.OpSubscribe:
-			err = b.Set(subKey(k, op.ClientID, op.Sub.Filter), appendSubscription(v, &op.Sub), nil)
+			k, v = subKey(k, op.ClientID, op.Sub.Filter), appendSubscription(v, &op.Sub)
+			err = b.Set(k, v, nil)
 		case broker.OpUnsubscribe:
-			err = b.Delete(subKey(k, op.ClientID, op.Filter), nil)
+			k = subKey(k, op.ClientID, op.Filter)
+			err = b.Delete(k, nil)
 		case broker.OpEnqueue:
-			if op.Delivery.Msg == nil {
-				return fmt.Errorf("pebblestore: enqueue for %q: no message", op.ClientID)
-			}
-			err = b.Set(seqKey(k, op.ClientID, queuedPrefix, op.Seq), appendDelivery(v, &op.Delivery), nil)
+			k, v = seqKey(k, op.ClientID, queuedPrefix, op.Seq), appendDelivery(v, &op.Delivery)
+			err = b.Set(k, v, nil)
 		case broker.OpSent:
 			if op.Phase == broker.AwaitPubcomp {
 				// Delivered: only the Seq and packet id stay.
-				if err = b.Delete(seqKey(k, op.ClientID, queuedPrefix, op.Seq), nil); err != nil {
+				k = seqKey(k, op.ClientID, queuedPrefix, op.Seq)
+				if err = b.Delete(k, nil); err != nil {
 					break
 				}
 			}
-			err = b.Set(seqKey(k[:0], op.ClientID, flightPrefix, op.Seq), appendFlight(v, op.PacketID, op.Phase), nil)
+			k, v = seqKey(k[:0], op.ClientID, flightPrefix, op.Seq), appendFlight(v, op.PacketID, op.Phase)
+			err = b.Set(k, v, nil)
 		case broker.OpForget:
-			if err = b.Delete(seqKey(k, op.ClientID, queuedPrefix, op.Seq), nil); err == nil {
-				err = b.Delete(seqKey(k[:0], op.ClientID, flightPrefix, op.Seq), nil)
+			k = seqKey(k, op.ClientID, queuedPrefix, op.Seq)
+			if err = b.Delete(k, nil); err == nil {
+				k = seqKey(k[:0], op.ClientID, flightPrefix, op.Seq)
+				err = b.Delete(k, nil)
 			}
 		case broker.OpReceived:
-			err = b.Set(inboundKey(k, op.ClientID, op.PacketID), nil, nil)
+			k = inboundKey(k, op.ClientID, op.PacketID)
+			err = b.Set(k, nil, nil)
 		case broker.OpReleased:
-			err = b.Delete(inboundKey(k, op.ClientID, op.PacketID), nil)
-		default:
-			return fmt.Errorf("pebblestore: unknown operation %d", op.Kind)
+			k = inboundKey(k, op.ClientID, op.PacketID)
+			err = b.Delete(k, nil)
 		}
 		if err != nil {
 			return fmt.Errorf("pebblestore: %w", err)
@@ -359,8 +380,10 @@ func encode(b *pebble.Batch, ops []broker.Op) error {
 }
 
 // commit is the one goroutine that writes: each round it takes
-// everything queued, commits it as one batch, and passes the round's
-// done callbacks on.
+// everything queued and hands it to Pebble. Under Sync it does not wait
+// for the fsync: the round goes to notifyLoop, which waits for it, while
+// the next round is written, so Pebble's log syncs back to back and each
+// sync covers every round written during the one before.
 func (s *Store) commit() {
 	defer close(s.notify)
 	var tick <-chan time.Time
@@ -388,29 +411,32 @@ func (s *Store) commit() {
 		s.batch, s.pending = s.db.NewBatch(), nil
 		s.mu.Unlock()
 		s.atomic.Unlock()
-		var err error
-		// An empty round (only barriers) needs no write: every earlier
-		// round was committed as Durability says before its callbacks ran.
+		r := round{group: group}
+		// An empty round (only barriers) needs no write: its callbacks
+		// run after every earlier round's, once those are committed as
+		// Durability says.
 		if !b.Empty() {
-			err = s.checkSpace(b.Len())
+			r.err = s.checkSpace(b.Len())
 		}
-		if !b.Empty() && err == nil {
-			if err = b.Commit(s.write); err != nil {
-				err = fmt.Errorf("pebblestore: write %s: %w", s.dir, err)
-			} else if s.write.Sync {
-				s.syncs.Add(1)
+		switch {
+		case b.Empty() || r.err != nil:
+			b.Close()
+		case s.write.Sync:
+			if r.err = s.db.ApplyNoSyncWait(b, s.write); r.err != nil {
+				b.Close()
 			} else {
-				unsynced = true
+				r.syncing = b
 			}
+		default:
+			r.err = b.Commit(s.write)
+			unsynced = r.err == nil
+			b.Close()
 		}
-		b.Close()
-		for i := range group {
-			if group[i].err == nil {
-				group[i].err = err
-			}
+		if r.err != nil && !errors.Is(r.err, ErrDiskFull) {
+			r.err = fmt.Errorf("pebblestore: write %s: %w", s.dir, r.err)
 		}
-		if len(group) > 0 {
-			s.notify <- group
+		if len(group) > 0 || r.syncing != nil {
+			s.notify <- r
 		}
 		if closing {
 			if unsynced && s.every > 0 {
@@ -419,6 +445,14 @@ func (s *Store) commit() {
 			return
 		}
 	}
+}
+
+// round is one commit: the done callbacks it carries, the batch whose
+// fsync they wait for, if any, and the error the write already met.
+type round struct {
+	group   []pending
+	syncing *pebble.Batch
+	err     error
 }
 
 // checkSpace refuses a write of size bytes that would leave less free
@@ -460,20 +494,25 @@ func (s *Store) EndGroup() { s.atomic.RUnlock() }
 
 // syncLog syncs Pebble's write-ahead log.
 func (s *Store) syncLog() error {
-	err := s.db.LogData(nil, pebble.Sync)
-	if err == nil {
-		s.syncs.Add(1)
-	}
-	return err
+	return s.db.LogData(nil, pebble.Sync)
 }
 
-// notifyLoop calls done callbacks group after group, in Apply order, on
-// a goroutine of its own so that the next group's write need not wait
-// for them.
+// notifyLoop waits for each round's fsync and calls its done callbacks,
+// round after round, in Apply order, on a goroutine of its own so that
+// the next round is written meanwhile.
 func (s *Store) notifyLoop() {
 	defer close(s.done)
-	for group := range s.notify {
-		for _, p := range group {
+	for r := range s.notify {
+		if r.syncing != nil {
+			if err := r.syncing.SyncWait(); err != nil {
+				r.err = fmt.Errorf("pebblestore: sync %s: %w", s.dir, err)
+			}
+			r.syncing.Close()
+		}
+		for _, p := range r.group {
+			if p.err == nil {
+				p.err = r.err
+			}
 			p.done(p.err)
 		}
 	}
