@@ -3,17 +3,20 @@
 //
 // # Writing
 //
-// Apply encodes its operations at once, on the caller's goroutine,
-// straight into the one batch that is queued, with scratch buffers the
-// store keeps, so a write allocates nothing of its own. One committer
-// goroutine takes the queued batch and hands it to Pebble; a notifier
-// goroutine waits for its fsync and calls the done callbacks in Apply
-// order, while the committer writes the next batch. Pebble syncs its log
-// for every batch written while the previous sync ran, so syncs follow
-// each other with no gap and the more clients write, the more batches
-// share one (group commit). Durability chooses when done runs: after the
-// sync (Sync, the default), before it with a sync every interval
-// (Batch), or with no sync at all (None).
+// Apply checks its operations and queues them, with no I/O. One
+// committer goroutine takes what is queued, encodes it as one Pebble
+// batch with scratch buffers it keeps, and hands the batch to Pebble; a
+// notifier goroutine waits for the batch's fsync and calls the done
+// callbacks in Apply order, while the committer writes the next batch.
+// Pebble syncs its log for every batch written while the previous sync
+// ran, so syncs follow each other with no gap and the more clients
+// write, the more batches share one (group commit). A delivery queued
+// and forgotten within one round, as one to an online subscriber that
+// acknowledges it quickly usually is, is left out of the batch: the
+// round commits whole, so the stored state is the same, without the log
+// bytes, memtable entries and tombstones. Durability chooses when done
+// runs: after the sync (Sync, the default), before it with a sync every
+// interval (Batch), or with no sync at all (None).
 //
 // # Keys
 //

@@ -123,21 +123,24 @@ type Store struct {
 	full   bool
 	write  *pebble.WriteOptions
 	every  time.Duration // the sync interval under Batch; 0 otherwise
-	wake   chan struct{} // a batch is queued
+	wake   chan struct{} // something is queued
 	quit   chan struct{} // Close was called
 	notify chan round
 	done   chan struct{} // the notifier has called every done
 
 	// atomic is held for reading by broker.Grouper groups and for writing
-	// by the committer while it takes the queued batch, so a group's
-	// batches are never split between two commits.
+	// by the committer while it takes a queue, so a group's operations
+	// are never split between two commits.
 	atomic sync.RWMutex
 
-	mu      sync.Mutex
-	closed  bool
-	batch   *pebble.Batch // what Apply queued since the committer last took it
-	pending []pending
-	enc     encoder
+	mu     sync.Mutex
+	closed bool
+	queued *queue   // what Apply queued since the committer last took it
+	ready  []*queue // queues that reached roundSize, oldest first
+	free   []*queue // emptied queues for reuse
+	groups int      // broker.Grouper groups open
+
+	enc encoder // the committer's scratch
 }
 
 // pending is a done callback waiting for its group's commit, with the
@@ -183,7 +186,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		dir: dir, db: db, fs: fs, reserve: reserve, log: log, write: pebble.Sync,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}),
 		notify: make(chan round, 64), done: make(chan struct{}),
-		batch: db.NewBatch(),
+		queued: newQueue(),
 	}
 	switch opts.Durability.mode {
 	case modeBatch:
@@ -276,13 +279,19 @@ func (s *Store) Apply(ops []broker.Op, done func(error)) {
 		}
 		return
 	}
+	q := s.queued
 	if err == nil {
-		// Straight into the queued batch, with the store's scratch
-		// buffers: a write allocates nothing of its own.
-		err = s.enc.encode(s.batch, ops)
+		q.add(ops)
 	}
 	if done != nil {
-		s.pending = append(s.pending, pending{done: done, err: err})
+		q.pending = append(q.pending, pending{done: done, err: err})
+	}
+	if q.size >= roundSize && s.groups == 0 {
+		// Committed as one batch, a round this size is enough: one much
+		// larger would be a write-ahead log that size kept for reuse.
+		// The cut falls outside every group, which commits whole.
+		s.ready = append(s.ready, q)
+		s.queued = s.newQueueLocked()
 	}
 	s.mu.Unlock()
 	select {
@@ -328,6 +337,7 @@ func (e *encoder) encode(b *pebble.Batch, ops []broker.Op) error {
 		k, v = k[:0], v[:0]
 		var err error
 		switch op.Kind {
+		case cancelled:
 		case broker.OpRetain:
 			k, v = retainedKey(k, op.Msg.Topic), appendMessage(v, op.Msg)
 			err = b.Set(k, v, nil)
@@ -379,11 +389,11 @@ func (e *encoder) encode(b *pebble.Batch, ops []broker.Op) error {
 	return nil
 }
 
-// commit is the one goroutine that writes: each round it takes
-// everything queued and hands it to Pebble. Under Sync it does not wait
-// for the fsync: the round goes to notifyLoop, which waits for it, while
-// the next round is written, so Pebble's log syncs back to back and each
-// sync covers every round written during the one before.
+// commit is the one goroutine that writes: each round it takes one queue
+// (see queue and roundSize), commits it as one batch, and passes the
+// round's done callbacks on. While it waits for a sync the next queue
+// fills, so the more clients write, the more share the next sync, and
+// the longer a delivery has to be acknowledged and left out (see queue).
 func (s *Store) commit() {
 	defer close(s.notify)
 	var tick <-chan time.Time
@@ -407,38 +417,49 @@ func (s *Store) commit() {
 		}
 		s.atomic.Lock()
 		s.mu.Lock()
-		b, group := s.batch, s.pending
-		s.batch, s.pending = s.db.NewBatch(), nil
+		var q *queue
+		more := false
+		if len(s.ready) > 0 {
+			q = s.ready[0]
+			s.ready = append(s.ready[:0], s.ready[1:]...)
+			// Whatever else is queued waits for the next round.
+			more = len(s.ready) > 0 || len(s.queued.ops) > 0 || len(s.queued.pending) > 0
+		} else {
+			q = s.queued
+			s.queued = s.newQueueLocked()
+		}
 		s.mu.Unlock()
 		s.atomic.Unlock()
-		r := round{group: group}
+		if more {
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+		}
+		r := round{group: q.pending}
+		b := s.db.NewBatch()
+		r.err = s.enc.encode(b, q.ops)
+		q.reset()
+		s.mu.Lock()
+		s.free = append(s.free, q)
+		s.mu.Unlock()
 		// An empty round (only barriers) needs no write: its callbacks
 		// run after every earlier round's, once those are committed as
 		// Durability says.
-		if !b.Empty() {
-			r.err = s.checkSpace(b.Len())
-		}
-		switch {
-		case b.Empty() || r.err != nil:
-			b.Close()
-		case s.write.Sync:
-			if r.err = s.db.ApplyNoSyncWait(b, s.write); r.err != nil {
-				b.Close()
-			} else {
-				r.syncing = b
+		if !b.Empty() && r.err == nil {
+			if r.err = s.checkSpace(b.Len()); r.err == nil {
+				r.err = b.Commit(s.write)
+				unsynced = unsynced || r.err == nil && !s.write.Sync
 			}
-		default:
-			r.err = b.Commit(s.write)
-			unsynced = r.err == nil
-			b.Close()
 		}
+		b.Close()
 		if r.err != nil && !errors.Is(r.err, ErrDiskFull) {
 			r.err = fmt.Errorf("pebblestore: write %s: %w", s.dir, r.err)
 		}
-		if len(group) > 0 || r.syncing != nil {
+		if len(r.group) > 0 {
 			s.notify <- r
 		}
-		if closing {
+		if closing && !more {
 			if unsynced && s.every > 0 {
 				_ = s.syncLog() // best effort: every done has run
 			}
@@ -447,12 +468,11 @@ func (s *Store) commit() {
 	}
 }
 
-// round is one commit: the done callbacks it carries, the batch whose
-// fsync they wait for, if any, and the error the write already met.
+// round is one commit: the done callbacks it carries and the error the
+// write met, if any.
 type round struct {
-	group   []pending
-	syncing *pebble.Batch
-	err     error
+	group []pending
+	err   error
 }
 
 // checkSpace refuses a write of size bytes that would leave less free
@@ -487,28 +507,46 @@ func (s *Store) checkSpace(size int) error {
 // BeginGroup starts a group of batches that are committed together: the
 // committer does not take the queued batch until EndGroup (see
 // broker.Grouper).
-func (s *Store) BeginGroup() { s.atomic.RLock() }
+func (s *Store) BeginGroup() {
+	s.atomic.RLock()
+	s.mu.Lock()
+	s.groups++
+	s.mu.Unlock()
+}
 
 // EndGroup ends the group BeginGroup started.
-func (s *Store) EndGroup() { s.atomic.RUnlock() }
+func (s *Store) EndGroup() {
+	s.mu.Lock()
+	s.groups--
+	s.mu.Unlock()
+	s.atomic.RUnlock()
+}
+
+// roundSize is about the most one commit writes, unless one Apply or
+// group is larger.
+const roundSize = 1 << 20
+
+// newQueueLocked is an empty queue, a reused one if there is one. The
+// caller holds s.mu.
+func (s *Store) newQueueLocked() *queue {
+	if n := len(s.free); n > 0 {
+		q := s.free[n-1]
+		s.free = s.free[:n-1]
+		return q
+	}
+	return newQueue()
+}
 
 // syncLog syncs Pebble's write-ahead log.
 func (s *Store) syncLog() error {
 	return s.db.LogData(nil, pebble.Sync)
 }
 
-// notifyLoop waits for each round's fsync and calls its done callbacks,
-// round after round, in Apply order, on a goroutine of its own so that
-// the next round is written meanwhile.
+// notifyLoop calls done callbacks round after round, in Apply order, on
+// a goroutine of its own so that the next round is written meanwhile.
 func (s *Store) notifyLoop() {
 	defer close(s.done)
 	for r := range s.notify {
-		if r.syncing != nil {
-			if err := r.syncing.SyncWait(); err != nil {
-				r.err = fmt.Errorf("pebblestore: sync %s: %w", s.dir, err)
-			}
-			r.syncing.Close()
-		}
 		for _, p := range r.group {
 			if p.err == nil {
 				p.err = r.err
@@ -530,7 +568,6 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.quit)
 	<-s.done
-	s.batch.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("pebblestore: close %s: %w", s.dir, err)
 	}
