@@ -323,6 +323,7 @@ func (c *conn) loginFailed(err error, code packet.ReasonCode) bool {
 	s.log.Info("authentication failed", "client", c.client.ID, "username", c.client.Username,
 		"remote", c.remote(), "listener", c.lst.cfg.Name, "reason", code.String(), "err", err)
 	if d := lim.AuthFailureDelay; d > 0 {
+		c.releaseSlot()
 		time.Sleep(d)
 	}
 	return c.refuse(code, err.Error())

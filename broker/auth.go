@@ -27,6 +27,7 @@ type authRun struct {
 
 // step runs one step of the exchange, bounded by the connect timeout.
 func (c *conn) step(data []byte) (reply []byte, done bool, err error) {
+	c.releaseSlot() // a step may ask a server elsewhere
 	ctx, cancel := context.WithTimeout(context.Background(), c.srv.opts.ConnectTimeout)
 	defer cancel()
 	return c.auth.ex.Step(ctx, data)

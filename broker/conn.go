@@ -92,6 +92,9 @@ type conn struct {
 	fd      int
 	rmu     sync.Mutex
 	partial []byte
+	// slot is set while the Poller callback under way holds its slot
+	// (see listener.Poller); guarded by rmu.
+	slot bool
 	// wheelAt is the idle wheel tick the connection is filed under, 0 for
 	// none; guarded by the wheel's lock.
 	wheelAt  int64

@@ -132,6 +132,8 @@ func (c *conn) connect(body []byte) bool {
 		// for credentials it did not send, as Mosquitto's allow_anonymous
 		// beside a password file.
 		if a := c.lst.authn; a != nil && p.HasUsername {
+			// An authenticator may ask a server elsewhere.
+			c.releaseSlot()
 			ctx, cancel := context.WithTimeout(context.Background(), s.opts.ConnectTimeout)
 			err := a.Authenticate(ctx, &c.client, plugin.Credentials{Password: p.Password, HasPassword: p.HasPassword})
 			cancel()

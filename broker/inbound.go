@@ -395,6 +395,7 @@ func (c *conn) throttle(size int) {
 			c.srv.log.Info("publish rate limit reached; reading the client more slowly", "client", c.client.ID,
 				"remote", c.remote(), "max_publish_rate", o.MaxPublishRate, "max_publish_bytes_rate", o.MaxPublishByteRate)
 		}
+		c.releaseSlot()
 		time.Sleep(time.Duration(wait * float64(time.Second)))
 	}
 }

@@ -91,6 +91,11 @@ func (c *conn) checkIdle() {
 func (c *conn) readable() {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	// Deferred after the unlock, so it runs first: a callback that
+	// follows this one, once Rearm lets it, waits for rmu and so finds
+	// the slot given back.
+	c.slot = true
+	defer c.releaseSlot()
 	if c.finished {
 		return
 	}
@@ -190,5 +195,16 @@ func (c *conn) frames(b []byte, maxSize int) (int, error) {
 			return off, err
 		}
 		off += total
+	}
+}
+
+// releaseSlot gives back the Poller slot the callback under way holds, if
+// it still holds one. A callback calls it before it waits for anything
+// but the CPU, so that waiting clients never keep others from being read.
+// The caller holds rmu, or is not driven by the Poller.
+func (c *conn) releaseSlot() {
+	if c.slot {
+		c.slot = false
+		c.srv.poller.Release()
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,7 +60,7 @@ func TestFDConnReadsThroughThePoller(t *testing.T) {
 		t.Fatalf("Read with nothing waiting: %v, want ErrWouldBlock", err)
 	}
 	ready := make(chan struct{}, 1)
-	if err := p.Watch(c.Fd(), func() { ready <- struct{}{} }); err != nil {
+	if err := p.Watch(c.Fd(), func() { p.Release(); ready <- struct{}{} }); err != nil {
 		t.Fatal(err)
 	}
 	client.Write([]byte("hello"))
@@ -173,5 +174,54 @@ func TestFDConnCloseDuringConcurrentWrites(t *testing.T) {
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
 		t.Fatal("descriptor still open after the Writes returned")
+	}
+}
+
+// TestPollerBoundsCallbacks checks that callbacks run at most slots at a
+// time: with every slot held, a readable descriptor waits, and runs once
+// a callback releases its slot.
+func TestPollerBoundsCallbacks(t *testing.T) {
+	p := newPoller(t)
+	slots := cap(p.slots)
+	var running, most atomic.Int32
+	gate := make(chan struct{})
+	finished := make(chan struct{}, slots+8)
+	for range slots + 8 {
+		c, client := acceptPair(t, p)
+		err := p.Watch(c.Fd(), func() {
+			n := running.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			<-gate
+			running.Add(-1)
+			p.Release()
+			finished <- struct{}{}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Write([]byte{1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for running.Load() < int32(slots) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callbacks running, want %d", running.Load(), slots)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Time for the Poller to start more than it may, were it to.
+	time.Sleep(50 * time.Millisecond)
+	if n := most.Load(); n != int32(slots) {
+		t.Fatalf("%d callbacks ran at once, want at most %d", n, slots)
+	}
+	close(gate)
+	for i := range slots + 8 {
+		select {
+		case <-finished:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d callbacks ran", i, slots+8)
+		}
 	}
 }

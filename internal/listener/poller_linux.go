@@ -3,6 +3,7 @@ package listener
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -14,6 +15,13 @@ import (
 // once, on a new goroutine, and the descriptor stays quiet until Rearm. A
 // connection is therefore handled by at most one goroutine at a time, and
 // by none while it is idle.
+//
+// Callbacks hold slots, of which there are a few per CPU: when all are
+// held the Poller waits for one before it starts the next callback. Each
+// callback gives its slot back with Release, once, when it returns or
+// before it waits for anything but the CPU. So when 15,000 clients hang
+// up at once, their callbacks run a few dozen at a time, each with its
+// stack and read buffer, instead of 15,000 at once.
 //
 // Closing a descriptor removes it from the Poller; a connection to be shut
 // from elsewhere should shutdown(2) its socket, which makes it readable
@@ -35,9 +43,15 @@ type Poller struct {
 	// wait for them in the runtime's own poller (see waitEvents).
 	epf, wepf *os.File
 
+	slots chan struct{}
+	quit  chan struct{} // closed by Close
 	done  chan struct{}
 	wdone chan struct{}
 }
+
+// slotsPerCPU is how many callbacks run at once per CPU: enough that one
+// waiting on a lock leaves others to keep the CPUs busy.
+const slotsPerCPU = 16
 
 const events = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
 
@@ -70,6 +84,7 @@ func NewPoller() (*Poller, error) {
 		return nil, fmt.Errorf("epoll for writes: %w", err)
 	}
 	p := &Poller{epfd: epfd, wakefd: wakefd, callbacks: map[int32]func(){}, done: make(chan struct{}),
+		slots: make(chan struct{}, slotsPerCPU*runtime.GOMAXPROCS(0)), quit: make(chan struct{}),
 		wepfd: wepfd, writers: map[int32]chan struct{}{}, wdone: make(chan struct{})}
 	if p.epf, err = pollable(epfd, "epoll"); err == nil {
 		p.wepf, err = pollable(wepfd, "epoll for writes")
@@ -98,7 +113,7 @@ func NewPoller() (*Poller, error) {
 }
 
 // Watch arms fd: ready runs on a new goroutine when it becomes readable or
-// its peer hangs up. fd must be non-blocking.
+// its peer hangs up, and must call Release once. fd must be non-blocking.
 func (p *Poller) Watch(fd int, ready func()) error {
 	p.mu.Lock()
 	p.callbacks[int32(fd)] = ready
@@ -109,6 +124,11 @@ func (p *Poller) Watch(fd int, ready func()) error {
 	}
 	return nil
 }
+
+// Release gives back the slot a callback runs in. A callback calls it
+// exactly once: when it returns, or earlier, before it waits for
+// anything but the CPU (a timer, the network, another client).
+func (p *Poller) Release() { <-p.slots }
 
 // Rearm asks for the next notification on fd.
 func (p *Poller) Rearm(fd int) error {
@@ -129,6 +149,7 @@ func (p *Poller) Forget(fd int) {
 
 // Close stops the Poller. Watched descriptors are not closed.
 func (p *Poller) Close() error {
+	close(p.quit)
 	var one = [8]byte{1}
 	if _, err := unix.Write(p.wakefd, one[:]); err != nil {
 		return fmt.Errorf("wake poller: %w", err)
@@ -190,8 +211,14 @@ func (p *Poller) loop() {
 			p.mu.RLock()
 			ready := p.callbacks[fd]
 			p.mu.RUnlock()
-			if ready != nil {
+			if ready == nil {
+				continue
+			}
+			select {
+			case p.slots <- struct{}{}:
 				go ready()
+			case <-p.quit:
+				return
 			}
 		}
 	}

@@ -17,6 +17,9 @@ func NewPoller() (*Poller, error) { return nil, errors.ErrUnsupported }
 // Watch is never called: NewPoller fails.
 func (p *Poller) Watch(int, func()) error { return errors.ErrUnsupported }
 
+// Release is never called: NewPoller fails.
+func (p *Poller) Release() {}
+
 // Rearm is never called: NewPoller fails.
 func (p *Poller) Rearm(int) error { return errors.ErrUnsupported }
 
