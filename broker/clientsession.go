@@ -17,10 +17,9 @@ type clientSession struct {
 	id  string
 	srv *Server
 
-	mu      sync.Mutex
-	st      *session.State
-	conn    *conn // nil while the client is offline
-	version packet.Version
+	mu   sync.Mutex
+	st   *session.State
+	conn *conn // nil while the client is offline
 	// expiry is how long the session outlives its connection; 0 means it
 	// ends with it, and only a session with a non-zero expiry is stored.
 	expiry      time.Duration
@@ -37,16 +36,17 @@ type clientSession struct {
 	// a million retained messages is streamed within the client's flow
 	// control instead of overflowing the queue.
 	backlog []retainedBacklog
-	// gone is set once the session has ended; deliveries to it are dropped.
-	gone bool
 	// accounted is the queue size last added to the server's queued bytes.
 	accounted int64
+	// online mirrors conn != nil for readers that take no lock: the shared
+	// subscription picker prefers online members.
+	online  atomic.Bool
+	version packet.Version
+	// gone is set once the session has ended; deliveries to it are dropped.
+	gone bool
 	// overflowing is set when the queue overflows and cleared when it
 	// empties, so each episode is logged once.
 	overflowing bool
-	// online mirrors conn != nil for readers that take no lock: the shared
-	// subscription picker prefers online members.
-	online atomic.Bool
 }
 
 // retainedBacklog is what is left of one subscription's retained messages.

@@ -28,23 +28,18 @@ const (
 // errClientDisconnected ends the read loop after a DISCONNECT.
 var errClientDisconnected = errors.New("client sent DISCONNECT")
 
-// conn is one network connection and, after CONNECT, one client.
+// conn is one network connection and, after CONNECT, one client. Its
+// fields are ordered by size, so that no padding is wasted: an idle
+// client costs its conn.
 type conn struct {
 	srv        *Server
 	prev, next *conn // Server.conns, guarded by Server.mu
 	nc         net.Conn
 	lst        *listenerRun
-	v          packet.Version
 	client     plugin.Client
 	sess       *clientSession
 
 	keepAlive time.Duration
-	// maxPacketSize and aliasMax are the client's limits towards it (v5).
-	maxPacketSize uint32
-	aliasMax      uint16
-	// problemInfo is the client's Request Problem Information: whether
-	// acknowledgements may say why they failed.
-	problemInfo bool
 	// outAliases are the topic aliases the broker has told the client;
 	// guarded by the session lock, under which publishes are encoded.
 	outAliases map[string]uint16
@@ -52,15 +47,9 @@ type conn struct {
 	inAliases map[uint16]string
 	// will is this connection's will, published if it ends abnormally.
 	will *will
-	// normalClose is set when the client ends with a normal DISCONNECT:
-	// no will.
-	normalClose bool
-
 	// auth is the enhanced authentication of a client that logged in with
 	// a method (v5); nil otherwise. Used by the read loop only.
 	auth *authRun
-	// assignedID is set when the broker chose the client id (v5).
-	assignedID bool
 	// refusedMark is the server's count of refused store writes when the
 	// packet being handled arrived; see durable.
 	refusedMark int64
@@ -68,39 +57,55 @@ type conn struct {
 	// MaxPublishByteRate, made when first needed; used by the read loop
 	// only.
 	rate *pubRate
-	// loggedIn is set once the client is admitted; from then on its
-	// client fields are read by other goroutines.
-	loggedIn atomic.Bool
 	// ops is what the connection keeps for operators: traffic counts,
 	// login time, tracing.
 	ops connOps
 
-	omu      sync.Mutex
-	out      []byte
-	flushing bool
-	closed   bool
-	needPump bool
-	// holds counts what output waits for before it may be written: the
-	// CONNACK that goes in front of it, or the store, for QoS 2 messages
-	// to a persistent session (see pumpLocked).
-	holds int
+	omu sync.Mutex
+	out []byte
 
 	// The read side: r in goroutine mode; fd, rc and partial when the
 	// Poller drives the connection. rmu orders the Poller's callbacks.
 	r       *packet.Reader
-	polled  bool
-	fd      int
 	rmu     sync.Mutex
 	partial []byte
-	// slot is set while the Poller callback under way holds its slot
-	// (see listener.Poller); guarded by rmu.
-	slot bool
 	// wheelAt is the idle wheel tick the connection is filed under, 0 for
 	// none; guarded by the wheel's lock.
 	wheelAt  int64
 	lastRead atomic.Int64
+
+	// maxPacketSize and aliasMax (below) are the client's limits towards
+	// it (v5).
+	maxPacketSize uint32
+	// loggedIn is set once the client is admitted; from then on its
+	// client fields are read by other goroutines.
+	loggedIn atomic.Bool
+	// holds counts what output waits for before it may be written: the
+	// CONNACK that goes in front of it, or the store, for QoS 2 messages
+	// to a persistent session (see pumpLocked). Guarded by omu.
+	holds   int32
+	fd      int32
+	finish1 sync.Once
+
+	aliasMax uint16
+	v        packet.Version
+	// problemInfo is the client's Request Problem Information: whether
+	// acknowledgements may say why they failed.
+	problemInfo bool
+	// normalClose is set when the client ends with a normal DISCONNECT:
+	// no will.
+	normalClose bool
+	// assignedID is set when the broker chose the client id (v5).
+	assignedID bool
+	// flushing, closed and needPump are guarded by omu.
+	flushing bool
+	closed   bool
+	needPump bool
+	polled   bool
+	// slot is set while the Poller callback under way holds its slot
+	// (see listener.Poller); guarded by rmu.
+	slot     bool
 	finished bool
-	finish1  sync.Once
 }
 
 func newConn(s *Server, nc net.Conn, l *listenerRun) *conn {
@@ -192,7 +197,7 @@ func (c *conn) finish() {
 			c.detach()
 		}
 		if c.polled {
-			c.srv.poller.Forget(c.fd)
+			c.srv.poller.Forget(int(c.fd))
 		}
 		c.nc.Close()
 		c.srv.forget(c)

@@ -19,13 +19,13 @@ func (c *conn) startPolled() error {
 	defer c.rmu.Unlock()
 	switch nc := c.nc.(type) {
 	case *listener.FDConn:
-		c.fd = nc.Fd()
+		c.fd = int32(nc.Fd())
 	case syscall.Conn:
 		rc, err := nc.SyscallConn()
 		if err != nil {
 			return err
 		}
-		if err := rc.Control(func(fd uintptr) { c.fd = int(fd) }); err != nil {
+		if err := rc.Control(func(fd uintptr) { c.fd = int32(fd) }); err != nil {
 			return err
 		}
 	default:
@@ -34,7 +34,7 @@ func (c *conn) startPolled() error {
 	c.polled = true
 	now := time.Now()
 	c.lastRead.Store(now.UnixNano())
-	if err := c.srv.poller.Watch(c.fd, c.readable); err != nil {
+	if err := c.srv.poller.Watch(int(c.fd), c.readable); err != nil {
 		c.polled = false
 		return err
 	}
@@ -116,7 +116,7 @@ func (c *conn) readable() {
 		// CONNECT arrived: the connect timeout becomes the keep-alive.
 		c.srv.idle.schedule(c, time.Now().Add(c.idleLimit()))
 	}
-	if err := c.srv.poller.Rearm(c.fd); err != nil {
+	if err := c.srv.poller.Rearm(int(c.fd)); err != nil {
 		c.endWith(err)
 		c.finish()
 	}

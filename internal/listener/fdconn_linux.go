@@ -29,10 +29,11 @@ import (
 // while one waits, which then fails, and the descriptor is closed once it
 // has returned, so its number is never reused under a writer.
 type FDConn struct {
-	fd     int
-	p      *Poller
-	local  net.Addr
-	remote Addr
+	fd int
+	p  *Poller
+	// local and remote are Addr values, boxed once here so that asking
+	// for them allocates nothing and each costs 32 bytes.
+	local, remote net.Addr
 
 	// deadline is the write deadline in Unix nanoseconds, 0 for none.
 	deadline atomic.Int64
@@ -64,14 +65,21 @@ func (p *Poller) Bare(nc *net.TCPConn) (*FDConn, error) {
 	if derr != nil {
 		return nil, os.NewSyscallError("fcntl", derr)
 	}
-	c := &FDConn{fd: nfd, p: p, local: nc.LocalAddr()}
-	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-		ap := a.AddrPort()
-		c.remote = Addr(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
-	}
+	c := &FDConn{fd: nfd, p: p, local: compact(nc.LocalAddr()), remote: compact(nc.RemoteAddr())}
 	// The duplicate shares the open file, which stays non-blocking.
 	nc.Close()
 	return c, nil
+}
+
+// compact is a TCP address as an Addr, with an IPv4 address mapped into
+// IPv6 written as IPv4.
+func compact(a net.Addr) net.Addr {
+	t, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a
+	}
+	ap := t.AddrPort()
+	return Addr(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
 }
 
 // Fd is the descriptor, for Watch.
