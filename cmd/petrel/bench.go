@@ -33,7 +33,9 @@ Usage:
 
 Scenarios:
   conn     open --clients connections (1000) and hold them, idle, for --duration;
-           with --sub-topic, each subscribes once first
+           with --sub-topic, each subscribes once first (--filters times, %j
+           in the filter numbering them); with --retained, they publish that
+           many retained messages between them first, to --topic (retained/%i)
   pub      --pubs publishers (1) to --topic, for subscribers elsewhere
   sub      --subs subscribers (1) to --sub-topic (bench/#), for publishers elsewhere
   fanin    --pubs publishers (4) on topics of their own, --subs subscribers (1)
@@ -63,6 +65,8 @@ type benchArgs struct {
 
 	clients, pubs, subs          int
 	topic, subTopic, sharedGroup string
+	filters, retained            int
+	ready                        string
 	qos                          string
 	subQoS                       int
 	size                         int
@@ -102,6 +106,9 @@ func benchFlags(a *benchArgs) *pflag.FlagSet {
 	fs.StringVarP(&a.topic, "topic", "t", "", "publish to `PATTERN`; %i is the publisher's index (default bench/%i,\nor bench/fanout for fanout)")
 	fs.StringVar(&a.subTopic, "sub-topic", "", "subscribe to `FILTER`; %i is the subscriber's (conn: the connection's)\nindex (default derived from --topic; conn: none)")
 	fs.StringVar(&a.sharedGroup, "shared-group", "", "shared subscription `NAME` (shared: default bench; sub: share one)")
+	fs.IntVar(&a.filters, "filters", 0, "conn: each connection subscribes to `N` filters, %j in --sub-topic numbering them")
+	fs.IntVar(&a.retained, "retained", 0, "conn: publish `N` retained messages (QoS 1) between the connections, %i in --topic\nnumbering them")
+	fs.StringVar(&a.ready, "ready", "", "conn: create `FILE` once every connection is open, subscribed and its retained\nmessages acknowledged")
 	fs.StringVarP(&a.qos, "qos", "q", "0", "publish at `QOS`; a list such as 0,1,2 gives publishers each in turn")
 	fs.IntVar(&a.subQoS, "sub-qos", 0, "subscribe at `QOS` (default the highest of --qos)")
 	fs.IntVar(&a.size, "size", 64, "payload `BYTES`, at least 24")
@@ -224,6 +231,18 @@ func (a *benchArgs) config(fs *pflag.FlagSet) (loadgen.Config, error) {
 	}
 	cfg.Clients, cfg.Pubs, cfg.Subs = a.clients, a.pubs, a.subs
 	cfg.Topic, cfg.SubTopic, cfg.SharedGroup = a.topic, a.subTopic, a.sharedGroup
+	cfg.Filters, cfg.Retained = a.filters, a.retained
+	if a.ready != "" {
+		if cfg.Scenario != loadgen.Conn {
+			return cfg, fmt.Errorf("--ready: only conn has a moment when it is ready")
+		}
+		file := a.ready
+		cfg.Ready = func() {
+			if err := os.WriteFile(file, nil, 0o644); err != nil {
+				fmt.Fprintf(os.Stderr, "petrel bench: --ready: %v\n", err)
+			}
+		}
+	}
 	cfg.Size, cfg.Rate, cfg.Inflight = a.size, a.rate, a.inflight
 	cfg.Count, cfg.Duration, cfg.Drain = a.count, a.duration, a.drain
 	cfg.Persistent, cfg.ConnectRate, cfg.ClientIDPrefix = !a.clean, a.connectRate, a.idPrefix

@@ -217,28 +217,79 @@ func (c *client) readErr(err error) {
 	c.fail(err)
 }
 
-// subscribeIdle subscribes a client of Conn to filter and waits for the
-// SUBACK, before its reader starts.
-func (c *client) subscribeIdle(filter string, qos packet.QoS) error {
+// filtersPerSubscribe is how many filters one SUBSCRIBE of a Conn
+// client carries.
+const filtersPerSubscribe = 100
+
+// subscribeIdle subscribes a client of Conn to filters and waits for the
+// SUBACKs, before its reader starts.
+func (c *client) subscribeIdle(filters []string, qos packet.QoS) error {
 	v := c.run.cfg.Version
-	b, err := (&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: filter, QoS: qos}}}).Encode(nil, v)
-	if err != nil {
-		return fmt.Errorf("subscribe to %q: %w", filter, err)
-	}
 	c.nc.SetDeadline(time.Now().Add(connectTimeout))
 	defer c.nc.SetDeadline(time.Time{})
-	if err := c.out.send(b, c.run.clock.now()); err != nil {
-		return fmt.Errorf("subscribe to %q: %w", filter, err)
+	for len(filters) > 0 {
+		batch := filters[:min(len(filters), filtersPerSubscribe)]
+		filters = filters[len(batch):]
+		sub := &packet.Subscribe{PacketID: 1}
+		for _, f := range batch {
+			sub.Subscriptions = append(sub.Subscriptions, packet.Subscription{Filter: f, QoS: qos})
+		}
+		b, err := sub.Encode(nil, v)
+		if err != nil {
+			return fmt.Errorf("subscribe to %q: %w", batch[0], err)
+		}
+		if err := c.out.send(b, c.run.clock.now()); err != nil {
+			return fmt.Errorf("subscribe to %q: %w", batch[0], err)
+		}
+		h, body, err := c.r.ReadFrame()
+		if err != nil {
+			return fmt.Errorf("no SUBACK for %q: %w", batch[0], err)
+		}
+		if h.Type != packet.SUBACK {
+			return fmt.Errorf("the server answered SUBSCRIBE to %q with %s", batch[0], h.Type)
+		}
+		if _, err := checkSuback(batch, body, v); err != nil {
+			return err
+		}
 	}
-	h, body, err := c.r.ReadFrame()
-	if err != nil {
-		return fmt.Errorf("no SUBACK for %q: %w", filter, err)
+	return nil
+}
+
+// retainedWindow is how many retained messages a Conn client keeps
+// unacknowledged.
+const retainedWindow = 64
+
+// publishRetained publishes a retained message of Size bytes to each
+// topic at QoS 1 and waits for every PUBACK, before its reader starts.
+func (c *client) publishRetained(topics []string) error {
+	v := c.run.cfg.Version
+	c.nc.SetDeadline(time.Now().Add(time.Minute))
+	defer c.nc.SetDeadline(time.Time{})
+	p := &packet.Publish{QoS: packet.AtLeastOnce, Retain: true, Payload: make([]byte, c.run.cfg.Size)}
+	var b []byte
+	unacked := 0
+	for i, topic := range topics {
+		p.Topic, p.PacketID = topic, uint16(i%retainedWindow+1)
+		var err error
+		if b, err = p.Encode(b[:0], v); err != nil {
+			return fmt.Errorf("retained message to %q: %w", topic, err)
+		}
+		if err := c.out.send(b, c.run.clock.now()); err != nil {
+			return fmt.Errorf("retained message to %q: %w", topic, err)
+		}
+		if unacked++; unacked == retainedWindow || i == len(topics)-1 {
+			for ; unacked > 0; unacked-- {
+				h, _, err := c.r.ReadFrame()
+				if err != nil {
+					return fmt.Errorf("no PUBACK for a retained message: %w", err)
+				}
+				if h.Type != packet.PUBACK {
+					return fmt.Errorf("the server answered a retained message with %s", h.Type)
+				}
+			}
+		}
 	}
-	if h.Type != packet.SUBACK {
-		return fmt.Errorf("the server answered SUBSCRIBE to %q with %s", filter, h.Type)
-	}
-	_, err = checkSuback(filter, body, v)
-	return err
+	return nil
 }
 
 // idle reads an idle client's connection: PINGRESP, messages to its

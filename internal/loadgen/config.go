@@ -99,6 +99,18 @@ type Config struct {
 	// SharedGroup names the shared subscription of Shared (default
 	// "bench"), and makes Sub's subscribers share one too.
 	SharedGroup string
+	// Filters is how many filters each Conn connection subscribes to:
+	// SubTopic with %j replaced by the filter's index, 0 to Filters-1.
+	// Zero means one, SubTopic as it is.
+	Filters int
+	// Retained is how many retained messages Conn's connections publish
+	// between them once connected, at QoS 1, to Topic with %i replaced by
+	// the message's index (default retained/%i): state the server then
+	// holds while the connections are held.
+	Retained int
+	// Ready, when not nil, is called once Conn's connections are open and
+	// subscribed and their retained messages acknowledged.
+	Ready func()
 
 	// QoS lists the publishers' QoS levels, taken in turn: publisher i
 	// publishes at QoS[i%len(QoS)]. Empty means 0.
@@ -231,12 +243,27 @@ func (c *Config) resolve() error {
 	if c.Topic == "" {
 		c.Topic = d.topic
 	}
-	if c.SubTopic == "" {
+	if c.Topic == "" && c.Retained > 0 {
+		c.Topic = "retained/%i"
+	}
+	if c.SubTopic == "" && c.Scenario != Conn {
 		c.SubTopic = subTopic(c.Scenario, c.Topic)
 	}
-	if c.Pubs > 0 && strings.ContainsAny(c.Topic, "+#") {
+	switch {
+	case c.Scenario != Conn && (c.Filters != 0 || c.Retained != 0):
+		return fmt.Errorf("%s takes no filters per connection or retained messages; conn does", c.Scenario)
+	case c.Filters < 0 || c.Retained < 0:
+		return errors.New("the numbers of filters and retained messages cannot be negative")
+	case c.Filters > 1 && !strings.Contains(c.SubTopic, "%j"):
+		return fmt.Errorf("%d filters per connection need %%j in the filter %q, or they would all be the same", c.Filters, c.SubTopic)
+	case c.Filters > 0 && c.SubTopic == "":
+		return errors.New("filters per connection need a filter: give one with %j in it")
+	case c.Retained > 1 && !strings.Contains(c.Topic, "%i"):
+		return fmt.Errorf("%d retained messages need %%i in the topic %q, or each would replace the last", c.Retained, c.Topic)
+	case (c.Pubs > 0 || c.Retained > 0) && strings.ContainsAny(c.Topic, "+#"):
 		return fmt.Errorf("topic %q: one cannot publish to a topic filter with wildcards", c.Topic)
 	}
+	c.Filters = or(c.Filters, 1)
 	if c.Pubs > maxPublisher {
 		return fmt.Errorf("%d publishers: at most %d", c.Pubs, maxPublisher)
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,9 +107,13 @@ func (r *run) conns(ctx context.Context) (*Report, error) {
 	r.connectAll(ctx, cfg.Clients, func(ctx context.Context, i int) error {
 		c, took, err := r.open(ctx, i, cfg.ClientIDPrefix+"conn-"+strconv.Itoa(i), 256)
 		if err == nil && cfg.SubTopic != "" {
-			if err = c.subscribeIdle(expand(cfg.SubTopic, i), *cfg.SubQoS); err != nil {
-				c.nc.Close()
-			}
+			err = c.subscribeIdle(idleFilters(cfg.SubTopic, i, cfg.Filters), *cfg.SubQoS)
+		}
+		if err == nil && cfg.Retained > 0 {
+			err = c.publishRetained(retainedTopics(cfg.Topic, i, cfg.Clients, cfg.Retained))
+		}
+		if err != nil && c != nil {
+			c.nc.Close()
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -124,6 +129,9 @@ func (r *run) conns(ctx context.Context) (*Report, error) {
 		return nil
 	})
 	connected := time.Since(began)
+	if cfg.Ready != nil && ctx.Err() == nil {
+		cfg.Ready()
+	}
 	if ctx.Err() == nil {
 		hold := time.NewTimer(cfg.Duration)
 		select {
@@ -152,6 +160,30 @@ func (r *run) conns(ctx context.Context) (*Report, error) {
 	}
 	rep.finish(r)
 	return rep, nil
+}
+
+// idleFilters are the filters of Conn connection i: pattern with %i
+// replaced by i and %j by 0 to n-1.
+func idleFilters(pattern string, i, n int) []string {
+	pattern = expand(pattern, i)
+	if n == 1 {
+		return []string{pattern}
+	}
+	fs := make([]string, n)
+	for j := range fs {
+		fs[j] = strings.ReplaceAll(pattern, "%j", strconv.Itoa(j))
+	}
+	return fs
+}
+
+// retainedTopics are the topics of the retained messages Conn connection
+// i of clients publishes: every clients-th of the total, from the i-th.
+func retainedTopics(pattern string, i, clients, total int) []string {
+	var ts []string
+	for k := i; k < total; k += clients {
+		ts = append(ts, expand(pattern, k))
+	}
+	return ts
 }
 
 // messages runs a scenario of publishers and subscribers.

@@ -488,3 +488,32 @@ func TestServerClosesFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestConnHoldsState checks that conn makes the state it is asked for
+// before it says it is ready, and holds it: every filter of every
+// connection subscribed, and every retained message stored.
+func TestConnHoldsState(t *testing.T) {
+	b := brokertest.Start(t, broker.Options{Logger: slog.New(slog.DiscardHandler), SysInterval: -1})
+	const clients, filters, retained = 3, 150, 200 // 150 filters take two SUBSCRIBEs
+	var ready broker.Stats
+	rep := run(t, loadgen.Config{Target: loadgen.Target{Addr: b.Addr}, Scenario: loadgen.Conn, Clients: clients,
+		SubTopic: "state/%i/%j", Filters: filters, Retained: retained, Duration: 100 * time.Millisecond,
+		Ready: func() { ready = b.Server.Stats() }})
+	if len(rep.Failures) > 0 {
+		t.Fatalf("failures %q", rep.Failures)
+	}
+	if ready.Subscriptions != clients*filters || ready.Retained != retained {
+		t.Errorf("when ready, the server held %d subscriptions and %d retained messages; want %d and %d",
+			ready.Subscriptions, ready.Retained, clients*filters, retained)
+	}
+	for _, cfg := range []loadgen.Config{
+		{Scenario: loadgen.Conn, SubTopic: "state/%i", Filters: 2},
+		{Scenario: loadgen.Conn, Retained: 2, Topic: "state/one"},
+		{Scenario: loadgen.P2P, Retained: 2},
+	} {
+		cfg.Addr = b.Addr
+		if err := cfg.Check(); err == nil {
+			t.Errorf("%+v: no error", cfg)
+		}
+	}
+}

@@ -124,26 +124,27 @@ func (s *subscriber) read() {
 
 // subacked checks the SUBACK and notes the QoS granted.
 func (s *subscriber) subacked(body []byte, v packet.Version) error {
-	granted, err := checkSuback(s.filter, body, v)
+	granted, err := checkSuback([]string{s.filter}, body, v)
 	s.granted = granted
 	return err
 }
 
-// checkSuback checks the SUBACK of a SUBSCRIBE to one filter and returns
-// the QoS granted.
-func checkSuback(filter string, body []byte, v packet.Version) (packet.QoS, error) {
+// checkSuback checks the SUBACK of a SUBSCRIBE to filters and returns
+// the QoS granted to the first.
+func checkSuback(filters []string, body []byte, v packet.Version) (packet.QoS, error) {
 	var ack packet.Suback
 	if err := ack.Decode(0, body, v); err != nil {
 		return 0, fmt.Errorf("malformed SUBACK: %w", err)
 	}
-	if len(ack.ReasonCodes) != 1 {
-		return 0, fmt.Errorf("SUBACK with %d codes for one filter", len(ack.ReasonCodes))
+	if len(ack.ReasonCodes) != len(filters) {
+		return 0, fmt.Errorf("SUBACK with %d codes for %d filters", len(ack.ReasonCodes), len(filters))
 	}
-	code := ack.ReasonCodes[0]
-	if code.IsError() {
-		return 0, fmt.Errorf("subscription to %q refused: %v", filter, code)
+	for i, code := range ack.ReasonCodes {
+		if code.IsError() {
+			return 0, fmt.Errorf("subscription to %q refused: %v", filters[i], code)
+		}
 	}
-	return packet.QoS(code), nil
+	return packet.QoS(ack.ReasonCodes[0]), nil
 }
 
 // receive accounts for one message's payload.
