@@ -70,7 +70,7 @@ func run() error {
 		write      = flag.String("write", "", "also write the results, as Markdown, to `FILE` (BENCHMARKS.md)")
 		petrelBin  = flag.String("petrel", "", "use this petrel `BINARY` instead of building ./cmd/petrel")
 		mosquitto  = flag.String("mosquitto", defaultMosquitto(), "Mosquitto's `BINARY`; empty measures Petrel alone")
-		only       = flag.String("run", "", "run only the measurements whose names match `REGEXP` (throughput/fanin/3.1.1/qos0, latency, memory)")
+		only       = flag.String("run", "", "run only the measurements whose names match `REGEXP` (throughput/fanin/3.1.1/qos0, latency, scale, memory)")
 		repeat     = flag.Int("repeat", 0, "run each measurement `N` times and keep the best (default 2, -quick 1)")
 		pin        = flag.String("pin", defaultPin(), "the `CPUS` of the broker and of the load generator (taskset); empty does not pin")
 		niceness   = flag.Int("nice", -10, "run brokers and generator at this `NICE` value; 0 leaves the priority alone")

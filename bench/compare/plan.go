@@ -114,6 +114,9 @@ type outcome struct {
 	// RSSLeft is, for the memory measurement, the broker's resident memory
 	// a second after the connections closed.
 	RSSLeft int64
+	// RSS is, for the scale measurement, the broker's resident memory
+	// holding the state.
+	RSS int64
 }
 
 // results are the outcomes by measurement and server.
@@ -151,7 +154,7 @@ func (h *harness) runAll(ctx context.Context) (*results, error) {
 			res.Cases = append(res.Cases, c)
 		}
 	}
-	latency, memory := h.selected(latencyName), h.selected(memoryName)
+	latency, memory, scale := h.selected(latencyName), h.selected(memoryName), h.selected(scaleName)
 	perServer := len(res.Cases) * h.mode.Repeat
 	if latency {
 		perServer += 3 * h.mode.Repeat
@@ -160,7 +163,10 @@ func (h *harness) runAll(ctx context.Context) (*results, error) {
 		perServer++
 	}
 	h.total = perServer * len(h.servers)
-	fmt.Fprintf(h.progress, "%d runs, about %s\n", h.total, h.estimate(res.Cases, latency, memory).Round(time.Minute))
+	if scale {
+		h.total += 2 * h.mode.Repeat
+	}
+	fmt.Fprintf(h.progress, "%d runs, about %s\n", h.total, h.estimate(res.Cases, latency, memory, scale).Round(time.Minute))
 
 	for _, c := range res.Cases {
 		if err := h.measure(ctx, res, c.name(), c.label(), c.args(h.mode)); err != nil {
@@ -186,6 +192,11 @@ func (h *harness) runAll(ctx context.Context) (*results, error) {
 			}
 		}
 	}
+	if scale {
+		if err := h.scale(ctx, res); err != nil {
+			return nil, err
+		}
+	}
 	if memory {
 		for _, s := range h.servers {
 			o, err := h.once(ctx, s, memoryArgs(h.mode), true)
@@ -202,7 +213,7 @@ func (h *harness) runAll(ctx context.Context) (*results, error) {
 // estimate is roughly how long the runs take: each publishes for its
 // duration, and starting, connecting, draining and stopping add a few
 // seconds.
-func (h *harness) estimate(cases []tcase, latency, memory bool) time.Duration {
+func (h *harness) estimate(cases []tcase, latency, memory, scale bool) time.Duration {
 	const overhead = 3 * time.Second
 	runs := time.Duration(len(h.servers) * h.mode.Repeat)
 	d := time.Duration(len(cases)) * runs * (h.mode.Throughput + overhead)
@@ -211,6 +222,9 @@ func (h *harness) estimate(cases []tcase, latency, memory bool) time.Duration {
 	}
 	if memory {
 		d += time.Duration(len(h.servers)) * (h.mode.Hold + 10*time.Second)
+	}
+	if scale {
+		d += time.Duration(h.mode.Repeat) * (2*h.mode.Latency + scaleSettle + time.Minute)
 	}
 	return d
 }
@@ -241,8 +255,22 @@ func (h *harness) once(ctx context.Context, s *server, args []string, memory boo
 		return nil, err
 	}
 	defer b.stop()
-	full := slices.Concat(args, []string{"-h", "127.0.0.1", "-p", strconv.Itoa(b.port), "--broker-pid", strconv.Itoa(b.pid), "--json", "--quiet"})
-	o := &outcome{Server: s.Name, Command: "petrel bench " + strings.Join(full, " ")}
+	o, err := h.against(ctx, b, args)
+	if err != nil {
+		return nil, err
+	}
+	if memory && o.Err == "" {
+		time.Sleep(time.Second)
+		o.RSSLeft, _ = b.rss()
+	}
+	return o, nil
+}
+
+// against runs the load generator with args against the running broker b.
+func (h *harness) against(ctx context.Context, b *broker, args []string) (*outcome, error) {
+	full := slices.Concat(args, b.benchArgs(), []string{"--broker-pid", strconv.Itoa(b.pid), "--json", "--quiet"})
+	o := &outcome{Server: b.srv.Name, Command: "petrel bench " + strings.Join(full, " ")}
+	var err error
 	o.Report, err = h.bench(ctx, full)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -252,10 +280,6 @@ func (h *harness) once(ctx context.Context, s *server, args []string, memory boo
 	}
 	if err := b.alive(); err != nil {
 		o.Err = err.Error()
-	}
-	if memory && o.Err == "" {
-		time.Sleep(time.Second)
-		o.RSSLeft, _ = b.rss()
 	}
 	return o, nil
 }

@@ -192,6 +192,14 @@ func document(settings []string, m machine, e *evaluation) string {
 			e.res.KneeOf, count(e.res.Knee))
 		b.WriteString(e.Latency.markdown())
 	}
+	if len(e.Scale.Rows) > 0 {
+		w("\n## Scale of state\n\nThe latency scenario at %s/s against one Petrel, empty, then while another petrel bench holds "+
+			"the state: its connections, each subscribed to filters of its own (`state/<connection>/<n>`), and the retained messages "+
+			"they published (`state/retained/<n>`, QoS 1, acknowledged), measured %s after the state was made. The measured messages match none of it. "+
+			"The verdict compares medians: this machine's tail moves between runs by more than the state moves it.\n\n",
+			count(fixedRate), scaleSettle)
+		b.WriteString(e.Scale.markdown())
+	}
 	if len(e.Memory.Rows) > 0 {
 		w("\n## Memory\n\n")
 		b.WriteString(e.Memory.markdown())

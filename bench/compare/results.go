@@ -39,8 +39,9 @@ type evaluation struct {
 	res      *results
 	compared bool // Mosquitto was measured too
 	Verdicts []verdict
-	// Throughput, Latency and Memory are the figures behind the verdicts.
-	Throughput, Latency, Memory table
+	// Throughput, Latency, Scale and Memory are the figures behind the
+	// verdicts.
+	Throughput, Latency, Scale, Memory table
 	// Paper is the estimate of memory at paperConnections.
 	Paper []string
 	// Problems are runs that failed, lost or duplicated messages where
@@ -55,6 +56,7 @@ func evaluate(res *results, compared bool) *evaluation {
 	e.throughput()
 	e.qos2()
 	e.latency()
+	e.scale()
 	e.cpu()
 	e.memory()
 	e.problems()

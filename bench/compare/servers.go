@@ -189,6 +189,9 @@ func freePort() (int, error) {
 
 func (b *broker) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port)) }
 
+// benchArgs are the petrel bench flags that aim it at b.
+func (b *broker) benchArgs() []string { return []string{"-h", "127.0.0.1", "-p", strconv.Itoa(b.port)} }
+
 func (b *broker) awaitListening(ctx context.Context, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
