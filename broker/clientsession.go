@@ -399,10 +399,10 @@ func (s *Server) enqueueLocked(cs *clientSession, d session.Delivery) (stored, o
 }
 
 // deliver queues a delivery for the session and, if its client is online,
-// moves what the window allows onto the wire. It reports whether the
-// delivery went to the store, which the publisher's acknowledgement then
-// waits for.
-func (s *Server) deliver(cs *clientSession, d session.Delivery) (stored bool) {
+// moves what the window allows onto the wire, now being the time. It
+// reports whether the delivery went to the store, which the publisher's
+// acknowledgement then waits for.
+func (s *Server) deliver(cs *clientSession, d session.Delivery, now time.Time) (stored bool) {
 	cs.mu.Lock()
 	if cs.gone || cs.conn == nil && d.QoS == packet.AtMostOnce && !s.opts.QueueQoS0Offline {
 		cs.mu.Unlock()
@@ -430,7 +430,7 @@ func (s *Server) deliver(cs *clientSession, d session.Delivery) (stored bool) {
 		slow = cs.conn
 	}
 	if cs.conn != nil {
-		cs.pumpLocked(time.Now())
+		cs.pumpLocked(now)
 	} else {
 		cs.accountLocked()
 	}
@@ -561,11 +561,12 @@ func (cs *clientSession) forgetLocked(seq uint64) {
 	}
 }
 
-func (cs *clientSession) puback(pid uint16) {
+// puback and pubcomp take the time the acknowledgement was read.
+func (cs *clientSession) puback(pid uint16, now time.Time) {
 	cs.mu.Lock()
 	if seq, ok := cs.st.Puback(pid); ok {
 		cs.forgetLocked(seq)
-		cs.pumpLocked(time.Now())
+		cs.pumpLocked(now)
 	}
 	cs.mu.Unlock()
 }
@@ -583,6 +584,10 @@ func (cs *clientSession) pubrec(c *conn, pid uint16, code packet.ReasonCode) {
 	}
 	stored := found && sendPubrel && cs.persistent()
 	cs.mu.Unlock()
+	if sendPubrel && found && !stored {
+		c.sendAck(packet.PUBREL, pid)
+		return
+	}
 	if sendPubrel {
 		rel := &packet.Pubrel{PacketID: pid}
 		if !found {
@@ -595,11 +600,11 @@ func (cs *clientSession) pubrec(c *conn, pid uint16, code packet.ReasonCode) {
 	}
 }
 
-func (cs *clientSession) pubcomp(pid uint16) {
+func (cs *clientSession) pubcomp(pid uint16, now time.Time) {
 	cs.mu.Lock()
 	if seq, ok := cs.st.Pubcomp(pid); ok {
 		cs.forgetLocked(seq)
-		cs.pumpLocked(time.Now())
+		cs.pumpLocked(now)
 	}
 	cs.mu.Unlock()
 }

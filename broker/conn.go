@@ -165,6 +165,8 @@ func (c *conn) serve() {
 	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ConnectTimeout))
 	for {
 		h, body, err := c.r.ReadFrame()
+		now := time.Now()
+		c.lastRead.Store(now.UnixNano())
 		if err == nil {
 			err = c.frame(h, body)
 		}
@@ -178,7 +180,7 @@ func (c *conn) serve() {
 			continue
 		}
 		if c.keepAlive > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
+			c.nc.SetReadDeadline(now.Add(c.keepAlive * 3 / 2))
 		} else {
 			c.nc.SetReadDeadline(time.Time{})
 		}
@@ -251,7 +253,7 @@ func (c *conn) handle(h packet.FixedHeader, body []byte) error {
 		if err := p.Decode(h.Flags, body, c.v); err != nil {
 			return err
 		}
-		c.sess.puback(p.PacketID)
+		c.sess.puback(p.PacketID, c.readAt())
 	case packet.PUBREC:
 		var p packet.Pubrec
 		if err := p.Decode(h.Flags, body, c.v); err != nil {
@@ -269,7 +271,7 @@ func (c *conn) handle(h packet.FixedHeader, body []byte) error {
 		if err := p.Decode(h.Flags, body, c.v); err != nil {
 			return err
 		}
-		c.sess.pubcomp(p.PacketID)
+		c.sess.pubcomp(p.PacketID, c.readAt())
 	case packet.SUBSCRIBE:
 		var p packet.Subscribe
 		if err := p.Decode(h.Flags, body, c.v); err != nil {
@@ -332,6 +334,10 @@ func (c *conn) handleDisconnect(p *packet.Disconnect) error {
 	c.ops.setEndReason(p.ReasonCode)
 	return errClientDisconnected
 }
+
+// readAt is when what is being handled was read: the clock for handling
+// it, read once a read instead of once a packet.
+func (c *conn) readAt() time.Time { return time.Unix(0, c.lastRead.Load()) }
 
 // send encodes a packet to the client and schedules a write.
 func (c *conn) send(p packet.Packet) {

@@ -106,12 +106,18 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 	if !c.problemInfo {
 		why = ""
 	}
-	switch p.QoS {
-	case packet.AtLeastOnce:
+	switch {
+	case p.QoS != packet.AtMostOnce && !stored && code == packet.Success && why == "":
+		ack := packet.PUBACK
+		if p.QoS == packet.ExactlyOnce {
+			ack = packet.PUBREC
+		}
+		c.sendAck(ack, p.PacketID)
+	case p.QoS == packet.AtLeastOnce:
 		ack := &packet.Puback{PacketID: p.PacketID, ReasonCode: code}
 		ack.Props.ReasonString = why
 		c.durable(stored, ack, nil)
-	case packet.ExactlyOnce:
+	case p.QoS == packet.ExactlyOnce:
 		if code.IsError() {
 			// A failed PUBREC ends the exchange: no PUBREL will follow.
 			cs.mu.Lock()
@@ -136,6 +142,10 @@ func (c *conn) handlePubrel(pid uint16) {
 		c.srv.apply(Op{Kind: OpReleased, ClientID: cs.id, PacketID: pid})
 	}
 	cs.mu.Unlock()
+	if found && !stored {
+		c.sendAck(packet.PUBCOMP, pid)
+		return
+	}
 	comp := &packet.Pubcomp{PacketID: pid}
 	if !found {
 		comp.ReasonCode = packet.PacketIdentifierNotFound

@@ -71,6 +71,7 @@ func (s *Server) route(m *session.Message) (n int, stored bool) {
 	r := resultPool.Get().(*topic.Result)
 	defer resultPool.Put(r)
 	s.tree.Match(m.Topic, r)
+	now := time.Now() // once for every delivery: the clock is not free
 	subs := r.Subscriptions
 	if !m.Shared && len(subs)+len(r.Groups) > 1 {
 		// Before any delivery makes the message visible to other
@@ -101,7 +102,7 @@ func (s *Server) route(m *session.Message) (n int, stored bool) {
 		// v3.1.1 [MQTT-3.3.1-9], v5 [MQTT-3.3.1-12]: RETAIN is cleared on
 		// forwarded messages unless Retain As Published asks to keep it.
 		d.Retain = m.Retain && first.RetainAsPublished
-		if ok, st := s.deliverTo(first.ClientID, d); ok {
+		if ok, st := s.deliverTo(first.ClientID, d, now); ok {
 			n++
 			stored = stored || st
 		}
@@ -116,7 +117,7 @@ func (s *Server) route(m *session.Message) (n int, stored bool) {
 		if member.Identifier != 0 {
 			d.SubscriptionIDs = []uint32{member.Identifier}
 		}
-		if ok, st := s.deliverTo(member.ClientID, d); ok {
+		if ok, st := s.deliverTo(member.ClientID, d, now); ok {
 			n++
 			stored = stored || st
 		}
@@ -140,12 +141,12 @@ func cmpBool(a, b bool) int {
 // and reports whether the delivery went to the store. Whether the client
 // may receive the topic is asked when the message goes out, so a queued
 // message meets the rules in force then.
-func (s *Server) deliverTo(clientID string, d session.Delivery) (ok, stored bool) {
+func (s *Server) deliverTo(clientID string, d session.Delivery, now time.Time) (ok, stored bool) {
 	cs, ok := s.sessions.load(clientID)
 	if !ok {
 		return false, false
 	}
-	return true, s.deliver(cs, d)
+	return true, s.deliver(cs, d, now)
 }
 
 // redeliverShared gives a shared delivery that a leaving member never
@@ -172,7 +173,7 @@ func (s *Server) redeliverShared(d *session.Delivery, leaving string) {
 	if member.Identifier != 0 {
 		d.SubscriptionIDs = []uint32{member.Identifier}
 	}
-	s.deliverTo(member.ClientID, *d)
+	s.deliverTo(member.ClientID, *d, time.Now())
 }
 
 // appendPublish encodes a delivery as a PUBLISH for this client into its

@@ -215,6 +215,43 @@ func (c *conn) durable(stored bool, ack packet.Packet, then func()) {
 	})
 }
 
+// sendAck sends the PUBACK, PUBREC, PUBREL or PUBCOMP of packet id pid
+// that succeeds and says nothing more, for which no store write waits:
+// four bytes, the same at every version (v5 §3.4.2.1: a Success with no
+// properties leaves out the Reason Code), written without making the
+// packet, which would cost an allocation per acknowledgement.
+func (c *conn) sendAck(t packet.Type, pid uint16) {
+	if c.ops.traced.Load() {
+		c.send(ackPacket(t, pid))
+		return
+	}
+	first := byte(t) << 4
+	if t == packet.PUBREL {
+		first |= 0x02 // [MQTT-3.6.1-1]
+	}
+	c.omu.Lock()
+	defer c.omu.Unlock()
+	if c.closed {
+		return
+	}
+	c.out = append(c.outBuf(), first, 2, byte(pid>>8), byte(pid))
+	c.ops.packetsOut.Inc()
+	c.kickLocked()
+}
+
+// ackPacket is the packet sendAck writes, for a traced connection.
+func ackPacket(t packet.Type, pid uint16) packet.Packet {
+	switch t {
+	case packet.PUBACK:
+		return &packet.Puback{PacketID: pid}
+	case packet.PUBREC:
+		return &packet.Pubrec{PacketID: pid}
+	case packet.PUBREL:
+		return &packet.Pubrel{PacketID: pid}
+	}
+	return &packet.Pubcomp{PacketID: pid}
+}
+
 // refuseForSpace answers a packet whose writes the store refused for lack
 // of space: a v5 publisher gets its PUBACK or PUBREC with Quota Exceeded,
 // anyone else is disconnected unacknowledged, so it sends again later.
