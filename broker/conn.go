@@ -71,7 +71,9 @@ type conn struct {
 	partial []byte
 	// wheelAt is the idle wheel tick the connection is filed under, 0 for
 	// none; guarded by the wheel's lock.
-	wheelAt  int64
+	wheelAt int64
+	// lastRead is when the connection last read, in Unix nanoseconds:
+	// the idle check's clock, and readAt's.
 	lastRead atomic.Int64
 
 	// maxPacketSize and aliasMax (below) are the client's limits towards
