@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/petrelmq/petrel/broker/brokertest"
+	"github.com/petrelmq/petrel/internal/metrics/promtest"
 	"github.com/petrelmq/petrel/internal/testcert"
 	"github.com/petrelmq/petrel/packet"
 )
@@ -114,36 +112,10 @@ func TestOpsMetricsAndHealth(t *testing.T) {
 		received(t, recv, fmt.Sprint("reading ", i))
 	}
 
-	resp := httpGet(t, url+"/metrics")
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse /metrics: %v", err)
-	}
+	fams := promtest.Scrape(t, url+"/metrics")
 	metric := func(name string, labels ...string) float64 {
 		t.Helper()
-		f := fams[name]
-		if f == nil {
-			t.Fatalf("/metrics has no %s", name)
-		}
-	next:
-		for _, m := range f.Metric {
-			for i := 0; i < len(labels); i += 2 {
-				if !hasLabel(m, labels[i], labels[i+1]) {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Gauge != nil:
-				return m.Gauge.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
-			}
-		}
-		t.Fatalf("/metrics has no %s%v", name, labels)
-		return 0
+		return promtest.Value(t, fams, name, labels...)
 	}
 	for _, c := range []struct {
 		name   string
@@ -165,15 +137,6 @@ func TestOpsMetricsAndHealth(t *testing.T) {
 	if metric("process_start_time_seconds") == 0 {
 		t.Error("no process metrics")
 	}
-}
-
-func hasLabel(m *dto.Metric, name, value string) bool {
-	for _, l := range m.Label {
-		if l.GetName() == name && l.GetValue() == value {
-			return true
-		}
-	}
-	return false
 }
 
 // TestOpsReloadKeepsClients changes the password file, the ACL file, the

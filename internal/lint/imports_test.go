@@ -57,6 +57,8 @@ var rules = []rule{
 	// The Prometheus exposition is the one package that imports the
 	// Prometheus client, and only the binary wires it in.
 	{Pkg: "internal/metrics/prom", Only: []string{"broker", "internal/metrics"}, ImportedBy: []string{"cmd/petrel"}},
+	// Tests read the exposition through it; nothing else does.
+	{Pkg: "internal/metrics/promtest", Only: []string{}, ImportedBy: []string{"cmd/petrel", "internal/metrics/prom"}},
 	// The admin API drives the broker through its public methods, and
 	// leaves /metrics to the exposition.
 	{Pkg: "internal/admin", Only: []string{"broker", "packet", "plugin"},

@@ -4,75 +4,21 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/petrelmq/petrel/broker"
 	"github.com/petrelmq/petrel/broker/brokertest"
 	"github.com/petrelmq/petrel/client"
 	"github.com/petrelmq/petrel/internal/metrics/prom"
+	"github.com/petrelmq/petrel/internal/metrics/promtest"
 	"github.com/petrelmq/petrel/packet"
 )
 
 const wait = 5 * time.Second
-
-// scrape fetches url and parses it as Prometheus's text format.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse the metrics: %v", err)
-	}
-	return fams
-}
-
-// value is the value of the metric name with the given label pairs.
-func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	t.Helper()
-	f, ok := fams[name]
-	if !ok {
-		t.Fatalf("no metric %s", name)
-	}
-next:
-	for _, m := range f.Metric {
-		for i := 0; i < len(labels); i += 2 {
-			found := false
-			for _, l := range m.Label {
-				if l.GetName() == labels[i] && l.GetValue() == labels[i+1] {
-					found = true
-				}
-			}
-			if !found {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount())
-		}
-	}
-	t.Fatalf("no metric %s%v", name, labels)
-	return 0
-}
 
 func dial(t *testing.T, addr, id string, v packet.Version) *client.Client {
 	t.Helper()
@@ -125,8 +71,8 @@ func TestScrapeAfterKnownTraffic(t *testing.T) {
 	// The subscriber's last PUBACKs may still be on their way.
 	var fams map[string]*dto.MetricFamily
 	for deadline := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
-		fams = scrape(t, srv.URL)
-		if value(t, fams, "petrel_packets_received_total") >= 14 || time.Now().After(deadline) {
+		fams = promtest.Scrape(t, srv.URL)
+		if promtest.Value(t, fams, "petrel_packets_received_total") >= 14 || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -153,22 +99,22 @@ func TestScrapeAfterKnownTraffic(t *testing.T) {
 		{"petrel_delivery_latency_seconds", nil, 6},
 		{"petrel_build_info", []string{"version", "petrel test"}, 1},
 	} {
-		if got := value(t, fams, c.name, c.labels...); got != c.want {
+		if got := promtest.Value(t, fams, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
 	// CONNECT, SUBSCRIBE and 3 PUBACKs from the subscriber; CONNECT, 7
 	// PUBLISH and 1 PUBREL from the publisher.
-	if got := value(t, fams, "petrel_packets_received_total"); got != 14 {
+	if got := promtest.Value(t, fams, "petrel_packets_received_total"); got != 14 {
 		t.Errorf("packets received %v, want 14", got)
 	}
-	if got := value(t, fams, "petrel_bytes_received_total"); got < float64(7*len("hello")) {
+	if got := promtest.Value(t, fams, "petrel_bytes_received_total"); got < float64(7*len("hello")) {
 		t.Errorf("bytes received %v, want more than the payloads", got)
 	}
-	if got := value(t, fams, "petrel_bytes_sent_total"); got < float64(6*len("hello")) {
+	if got := promtest.Value(t, fams, "petrel_bytes_sent_total"); got < float64(6*len("hello")) {
 		t.Errorf("bytes sent %v, want more than the payloads", got)
 	}
-	if value(t, fams, "go_goroutines") == 0 {
+	if promtest.Value(t, fams, "go_goroutines") == 0 {
 		t.Error("no Go runtime metrics")
 	}
 
@@ -176,16 +122,16 @@ func TestScrapeAfterKnownTraffic(t *testing.T) {
 	pub.Disconnect(ctx, packet.Success)
 	deadline := time.Now().Add(wait)
 	for {
-		fams = scrape(t, srv.URL)
-		if value(t, fams, "petrel_connections") == 1 || time.Now().After(deadline) {
+		fams = promtest.Scrape(t, srv.URL)
+		if promtest.Value(t, fams, "petrel_connections") == 1 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got := value(t, fams, "petrel_messages_received_total", "qos", "0"); got != 3 {
+	if got := promtest.Value(t, fams, "petrel_messages_received_total", "qos", "0"); got != 3 {
 		t.Errorf("after the publisher left, received{qos=0} = %v, want 3", got)
 	}
-	if got := value(t, fams, "petrel_sessions", "state", "online"); got != 1 {
+	if got := promtest.Value(t, fams, "petrel_sessions", "state", "online"); got != 1 {
 		t.Errorf("after the publisher left, online sessions = %v, want 1", got)
 	}
 }
