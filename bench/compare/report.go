@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/petrelmq/petrel/internal/loadgen"
 )
 
 // machine is what the results were measured on.
@@ -267,20 +269,7 @@ func orDash(s string) string {
 }
 
 // count formats v, rounded, with thousands separators.
-func count(v float64) string {
-	s := strconv.FormatInt(int64(math.Round(math.Abs(v))), 10)
-	var b strings.Builder
-	if v <= -0.5 {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func count(v float64) string { return loadgen.Count(int64(math.Round(v))) }
 
 // us formats microseconds.
 func us(v float64) string {

@@ -16,29 +16,29 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "petrel bench %s: %s, MQTT %s over %s to %s\n\n", rep.Scenario, rep.shape(), rep.Version, rep.Transport, rep.Server)
 	if c := rep.Connections; c != nil {
-		line("connected", "%s of %s in %s (%s a second)", count(c.Established), count(c.Attempted), seconds(c.Seconds), count(int64(c.PerSecond)))
+		line("connected", "%s of %s in %s (%s a second)", Count(c.Established), Count(c.Attempted), seconds(c.Seconds), Count(int64(c.PerSecond)))
 		if rep.ConnectLatency != nil {
 			line("connect latency", "%s", rep.ConnectLatency.summary())
 		}
 	} else {
-		line("published", "%s messages in %s, %s a second", count(rep.Sent), seconds(rep.Seconds), count(int64(rep.SentPerSecond)))
+		line("published", "%s messages in %s, %s a second", Count(rep.Sent), seconds(rep.Seconds), Count(int64(rep.SentPerSecond)))
 		if rep.Subscribers > 0 {
-			line("received", "%s messages in %s, %s a second", count(rep.Received), seconds(rep.ReceivedSeconds), count(int64(rep.ReceivedPerSecond)))
+			line("received", "%s messages in %s, %s a second", Count(rep.Received), seconds(rep.ReceivedSeconds), Count(int64(rep.ReceivedPerSecond)))
 		}
 		if len(rep.ByQoS) > 0 {
 			fmt.Fprintf(&b, "  %-17s%14s %14s %12s %12s\n", "QoS", "expected", "received", "lost", "duplicates")
 			for _, q := range rep.ByQoS {
-				fmt.Fprintf(&b, "  %-17d%14s %14s %12s %12s\n", q.QoS, count(q.Expected), count(q.Received), count(q.Lost), count(q.Duplicates))
+				fmt.Fprintf(&b, "  %-17d%14s %14s %12s %12s\n", q.QoS, Count(q.Expected), Count(q.Received), Count(q.Lost), Count(q.Duplicates))
 			}
 			if rep.Inferred {
 				b.WriteString("  (expected: every sequence number from the first to the last heard of each publisher)\n")
 			}
 		}
 		if rep.Unexpected > 0 {
-			line("unexpected", "%s deliveries no subscription of this run called for (a session left from an earlier run?)", count(rep.Unexpected))
+			line("unexpected", "%s deliveries no subscription of this run called for (a session left from an earlier run?)", Count(rep.Unexpected))
 		}
 		if rep.Foreign > 0 {
-			line("foreign", "%s messages from elsewhere, not counted", count(rep.Foreign))
+			line("foreign", "%s messages from elsewhere, not counted", Count(rep.Foreign))
 		}
 		if rep.Latency != nil {
 			line("latency", "%s", rep.Latency.summary())
@@ -47,7 +47,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 			line("ack latency", "%s", rep.AckLatency.summary())
 		}
 		if rep.Refused > 0 {
-			line("refused", "%s messages, by a failure reason code", count(rep.Refused))
+			line("refused", "%s messages, by a failure reason code", Count(rep.Refused))
 		}
 	}
 	for _, p := range []struct {
@@ -72,7 +72,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 	if rep.Errors == 0 {
 		line("errors", "none")
 	} else {
-		line("errors", "%s", count(rep.Errors))
+		line("errors", "%s", Count(rep.Errors))
 		for _, e := range rep.ErrorSamples {
 			fmt.Fprintf(&b, "    %s\n", e)
 		}
@@ -121,7 +121,7 @@ func (rep *Report) shape() string {
 
 func (l *Latency) summary() string {
 	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (%s samples)",
-		us(l.P50), us(l.P90), us(l.P99), us(l.P999), us(l.Max), count(int64(l.Count)))
+		us(l.P50), us(l.P90), us(l.P99), us(l.P999), us(l.Max), Count(int64(l.Count)))
 }
 
 func plural(n int, what string) string {
@@ -145,8 +145,8 @@ func us(v float64) string {
 
 func seconds(s float64) string { return fmt.Sprintf("%.2f s", s) }
 
-// count formats n with thousands separators.
-func count(n int64) string {
+// Count formats n with thousands separators, as the reports write counts.
+func Count(n int64) string {
 	s := strconv.FormatInt(max(n, -n), 10)
 	var b strings.Builder
 	if n < 0 {
