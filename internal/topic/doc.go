@@ -36,19 +36,21 @@
 // the machines brokers run on a load that misses costs hundreds of
 // nanoseconds; independent misses overlap, dependent ones queue. A trie walk
 // is a chain of dependent misses per level (map bucket, key, node), so Tree
-// keeps no trie. Each filter is cut at its '+' levels, and the prefixes
-// where a cut or the filter ends ("a/b" and "a/b/+/c" for "a/b/+/c/#") are
-// patterns in one open-addressing hash table, hashed level by level. A match
-// hashes the topic's levels once, probes the table for every prefix of the
-// topic at once, and probes below a '+' only where a slot says a pattern has
-// '+' children; slots also say whether their pattern holds subscribers, so a
-// pattern is read only when it may match, and then its filter is compared
-// with the topic byte by byte. Exact filters, most of them in practice, are
-// patterns like the others: the probe for the whole topic finds them. A
-// pattern holds its filter's first subscriber inline, so a match waits for
-// about two misses in a row, three below a '+', whatever the topic's depth;
-// see BenchmarkMatch. Filter strings are copied once and shared by both
-// copies; a subscription costs about 400 heap bytes in all at a million
+// keeps no trie. Every filter is a pattern in one open-addressing hash table,
+// hashed level by level with '+' and '#' as levels of their own, and holds
+// its first three subscriptions inline. A match hashes the topic's levels
+// once and derives from them the hash of every key that could match it with
+// at most one '+' after its literal start: the topic, its prefixes followed
+// by '#', and both with any one level replaced by '+', about twenty keys for
+// a five-level topic. A Bloom filter of the table's keys, a megabyte at a
+// million subscriptions and so in cache, rules out nearly all of them; the
+// slots of the rest are prefetched as they pass and then read, and the
+// patterns they point to are prefetched and read in turn. A filter with more
+// wildcards leaves markers, prefixes whose slots send the match one round
+// further. A match therefore waits for two misses in a row, slot and
+// pattern, whatever the topic's depth and the number of filters; see
+// BenchmarkMatch. Filter strings are copied once and shared by both copies;
+// a subscription costs about 270 heap bytes in all at a million
 // subscriptions (both copies). Match allocates nothing with a reused Result.
 //
 // # Dependencies

@@ -22,11 +22,17 @@ type Result struct {
 	scratch     matchScratch
 }
 
-func (r *Result) add(s *subscribers) {
-	for i := range s.entries {
-		r.Subscriptions = append(r.Subscriptions, s.entries[i].subscription(s.filter))
+func (r *Result) add(p *pattern) {
+	for i := range min(int(p.n), inline) {
+		r.Subscriptions = append(r.Subscriptions, p.first[i].subscription(p.key))
 	}
-	for _, g := range s.groups() {
+	if p.rare == nil {
+		return
+	}
+	for i := range p.rare.more {
+		r.Subscriptions = append(r.Subscriptions, p.rare.more[i].subscription(p.key))
+	}
+	for _, g := range p.rare.groups {
 		r.Groups = append(r.Groups, *g)
 	}
 }

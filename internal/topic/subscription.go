@@ -73,82 +73,93 @@ func (e *entry) subscription(filter string) Subscription {
 	}
 }
 
-// indexedAbove is the subscriber count past which a set keeps a client index;
-// below it a linear scan is faster and costs no memory.
+// indexedAbove is the subscriber count past which a pattern keeps a client
+// index; below it a linear scan is faster and costs no memory.
 const indexedAbove = 16
 
-// subscribers holds every subscription to one filter. It lives inside its
-// pattern, and its first entry inside it, so that reading a filter's lone
-// subscriber costs no cache miss beyond the pattern's own.
-type subscribers struct {
-	// filter is the filter the set belongs to, or "" while nobody has
-	// subscribed to it: the set of a pattern that exists only for its '+'
-	// children.
-	filter  string
-	entries []entry // starts out in first
-	first   [1]entry
-	rare    *rareParts
-}
+// inline is how many subscriptions a pattern holds in itself: a filter's
+// first few subscribers are read with the pattern, at no cache miss of their
+// own. Most filters have one to three.
+const inline = 3
 
-// rareParts holds what few sets need, out of line to keep patterns small.
+// rareParts holds what few patterns need, out of line to keep patterns
+// small.
 type rareParts struct {
-	byClient map[string]int // position in entries; nil while the set is small
+	more     []entry        // the subscriptions past the inline ones
+	byClient map[string]int // position of each client's entry; nil while few
 	groups   []*Group
 }
 
-func (s *subscribers) groups() []*Group {
-	if s.rare == nil {
+func (p *pattern) groups() []*Group {
+	if p.rare == nil {
 		return nil
 	}
-	return s.rare.groups
+	return p.rare.groups
 }
 
-func (s *subscribers) empty() bool {
-	return len(s.entries) == 0 && len(s.groups()) == 0
+// live reports whether anybody subscribed to the pattern's key.
+func (p *pattern) live() bool {
+	return p.n > 0 || len(p.groups()) > 0
 }
 
-func (s *subscribers) byClient() map[string]int {
-	if s.rare == nil {
+// at returns the i-th of the pattern's n entries.
+func (p *pattern) at(i int) *entry {
+	if i < inline {
+		return &p.first[i]
+	}
+	return &p.rare.more[i-inline]
+}
+
+func (p *pattern) byClient() map[string]int {
+	if p.rare == nil {
 		return nil
 	}
-	return s.rare.byClient
+	return p.rare.byClient
 }
 
-func (s *subscribers) find(clientID string) int {
-	if byClient := s.byClient(); byClient != nil {
+func (p *pattern) find(clientID string) int {
+	if byClient := p.byClient(); byClient != nil {
 		if i, ok := byClient[clientID]; ok {
 			return i
 		}
 		return -1
 	}
-	for i := range s.entries {
-		if s.entries[i].clientID == clientID {
+	for i := range int(p.n) {
+		if p.at(i).clientID == clientID {
 			return i
 		}
 	}
 	return -1
 }
 
+func (p *pattern) rareParts() *rareParts {
+	if p.rare == nil {
+		p.rare = &rareParts{}
+	}
+	return p.rare
+}
+
 // put adds or replaces the client's subscription and reports whether it
 // replaced one.
-func (s *subscribers) put(e entry) (existed bool) {
-	if i := s.find(e.clientID); i >= 0 {
-		s.entries[i] = e
+func (p *pattern) put(e entry) (existed bool) {
+	if i := p.find(e.clientID); i >= 0 {
+		*p.at(i) = e
 		return true
 	}
-	if s.entries == nil {
-		s.entries = s.first[:0]
+	if p.n < inline {
+		p.first[p.n] = e
+	} else {
+		r := p.rareParts()
+		r.more = append(r.more, e)
 	}
-	s.entries = append(s.entries, e)
-	if byClient := s.byClient(); byClient != nil {
-		byClient[e.clientID] = len(s.entries) - 1
-	} else if len(s.entries) > indexedAbove {
-		if s.rare == nil {
-			s.rare = &rareParts{}
-		}
-		s.rare.byClient = make(map[string]int, len(s.entries))
-		for i := range s.entries {
-			s.rare.byClient[s.entries[i].clientID] = i
+	p.n++
+	if byClient := p.byClient(); byClient != nil {
+		byClient[e.clientID] = int(p.n) - 1
+	} else if p.n > indexedAbove {
+		r := p.rareParts()
+		r.byClient = make(map[string]int, p.n)
+		for i := range int(p.n) {
+			r.byClient[p.at(i).clientID] = i
 		}
 	}
 	return false
@@ -156,42 +167,45 @@ func (s *subscribers) put(e entry) (existed bool) {
 
 // remove deletes the client's subscription, moving the last entry into its
 // place: delivery order carries no meaning.
-func (s *subscribers) remove(clientID string) bool {
-	i := s.find(clientID)
+func (p *pattern) remove(clientID string) bool {
+	i := p.find(clientID)
 	if i < 0 {
 		return false
 	}
-	byClient := s.byClient()
-	last := len(s.entries) - 1
+	byClient := p.byClient()
+	last := int(p.n) - 1
 	if i != last {
-		s.entries[i] = s.entries[last]
+		*p.at(i) = *p.at(last)
 		if byClient != nil {
-			byClient[s.entries[i].clientID] = i
+			byClient[p.at(i).clientID] = i
 		}
 	}
-	s.entries[last] = entry{} // drop the client ID for the collector
-	s.entries = s.entries[:last]
+	*p.at(last) = entry{} // drop the client ID for the collector
+	p.n--
+	if last >= inline {
+		p.rare.more = p.rare.more[:last-inline]
+		if len(p.rare.more) == 0 {
+			p.rare.more = nil // let go of an outgrown array
+		}
+	}
 	if byClient != nil {
 		delete(byClient, clientID)
-		if len(s.entries) <= indexedAbove/2 {
-			s.rare.byClient = nil
-			s.dropRare()
+		if p.n <= indexedAbove/2 {
+			p.rare.byClient = nil
 		}
 	}
-	if len(s.entries) == 0 {
-		s.entries = nil // let go of an outgrown array
-	}
+	p.dropRare()
 	return true
 }
 
-func (s *subscribers) dropRare() {
-	if s.rare.byClient == nil && len(s.rare.groups) == 0 {
-		s.rare = nil
+func (p *pattern) dropRare() {
+	if r := p.rare; r != nil && r.more == nil && r.byClient == nil && len(r.groups) == 0 {
+		p.rare = nil
 	}
 }
 
-func (s *subscribers) group(shareName string) (int, *Group) {
-	for i, g := range s.groups() {
+func (p *pattern) group(shareName string) (int, *Group) {
+	for i, g := range p.groups() {
 		if g.ShareName == shareName {
 			return i, g
 		}
@@ -201,23 +215,21 @@ func (s *subscribers) group(shareName string) (int, *Group) {
 
 // setGroup installs g under its share name, or removes the group when g has
 // no members.
-func (s *subscribers) setGroup(shareName string, g *Group) {
-	i, _ := s.group(shareName)
+func (p *pattern) setGroup(shareName string, g *Group) {
+	i, _ := p.group(shareName)
 	switch {
 	case i < 0 && len(g.Members) > 0:
-		if s.rare == nil {
-			s.rare = &rareParts{}
-		}
-		s.rare.groups = append(s.rare.groups, g)
+		r := p.rareParts()
+		r.groups = append(r.groups, g)
 	case i >= 0 && len(g.Members) > 0:
-		s.rare.groups[i] = g
+		p.rare.groups[i] = g
 	case i >= 0:
-		groups := s.rare.groups
+		groups := p.rare.groups
 		last := len(groups) - 1
 		groups[i] = groups[last]
 		groups[last] = nil
-		s.rare.groups = groups[:last]
-		s.dropRare()
+		p.rare.groups = groups[:last]
+		p.dropRare()
 	}
 }
 

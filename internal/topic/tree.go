@@ -42,31 +42,33 @@ func (t *Tree) Subscribe(s Subscription) (existed bool, err error) {
 		first          = true
 	)
 	t.lr.write(func(ix *index) {
-		set := ix.lookup(s.Filter)
-		if set == nil {
+		p, h := ix.lookup(s.Filter)
+		if p == nil {
 			if key == "" {
 				key = strings.Clone(s.Filter)
 			}
-			set = ix.create(key)
+			p, h = ix.insert(key)
 		}
+		was := p.live()
 		if s.ShareName == "" {
 			e := newEntry(s)
-			if replaced := set.put(e); first {
+			if replaced := p.put(e); first {
 				existed = replaced
 			}
 		} else {
 			if first {
-				_, old := set.group(s.ShareName)
+				_, old := p.group(s.ShareName)
 				shareName = s.ShareName
 				if old != nil {
 					shareName = old.ShareName
 				} else {
 					shareName = strings.Clone(s.ShareName)
 				}
-				group, existed = joined(old, shareName, set.filter, s)
+				group, existed = joined(old, shareName, p.key, s)
 			}
-			set.setGroup(shareName, group)
+			p.setGroup(shareName, group)
 		}
+		ix.changed(p, h, was)
 		first = false
 	})
 	if !existed {
@@ -94,16 +96,17 @@ func (t *Tree) Unsubscribe(clientID, shareName, filter string) bool {
 		first = true
 	)
 	t.lr.write(func(ix *index) {
-		set := ix.lookup(filter)
-		if set == nil {
+		p, h := ix.lookup(filter)
+		if p == nil {
 			return
 		}
+		was := p.live()
 		if shareName == "" {
-			if removed := set.remove(clientID); first {
+			if removed := p.remove(clientID); first {
 				found = removed
 			}
 		} else {
-			_, old := set.group(shareName)
+			_, old := p.group(shareName)
 			if old == nil {
 				return
 			}
@@ -111,11 +114,11 @@ func (t *Tree) Unsubscribe(clientID, shareName, filter string) bool {
 				group, found = left(old, clientID)
 			}
 			if found {
-				set.setGroup(shareName, group)
+				p.setGroup(shareName, group)
 			}
 		}
 		first = false
-		ix.prune(filter)
+		ix.changed(p, h, was)
 	})
 	if found {
 		t.count.Add(-1)
