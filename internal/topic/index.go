@@ -18,6 +18,12 @@ package topic
 // filter's first '+', however deep the topic and however many filters.
 type index struct {
 	patterns table
+	// plusFirst[d] counts the filters whose first '+' is the level at
+	// index d, and hashAfter[d] the filters without a '+' that end in '#'
+	// after d levels: Match looks below a '+', or for a '#', only at the
+	// depths some filter uses, so a tree of exact filters costs a match
+	// one key, not a score of them.
+	plusFirst, hashAfter []int32
 }
 
 // pattern is one key of the table: a filter and its subscriptions, a marker,
@@ -80,6 +86,7 @@ func (ix *index) changed(p *pattern, h uint64, was bool) {
 		if live {
 			delta = 1
 		}
+		ix.countShape(p.key, delta)
 		keyHashes(p.key, func(mh uint64, prefix string, all bool) {
 			m := ix.patterns.find(mh, prefix)
 			if m == nil {
@@ -103,4 +110,37 @@ func (ix *index) refresh(p *pattern, h uint64) {
 	} else {
 		ix.patterns.setFlags(h, p, f)
 	}
+}
+
+// countShape adds delta to the depth counts of a filter (see index).
+func (ix *index) countShape(filter string, delta int32) {
+	for d := 0; ; d++ {
+		level, rest, more := nextLevel(filter)
+		switch level {
+		case "+":
+			ix.plusFirst = addAt(ix.plusFirst, d, delta)
+			return
+		case "#":
+			ix.hashAfter = addAt(ix.hashAfter, d, delta)
+			return
+		}
+		if !more {
+			return
+		}
+		filter = rest
+	}
+}
+
+// addAt adds delta to counts[d], growing counts as needed.
+func addAt(counts []int32, d int, delta int32) []int32 {
+	for len(counts) <= d {
+		counts = append(counts, 0)
+	}
+	counts[d] += delta
+	return counts
+}
+
+// uses reports whether counts, plusFirst or hashAfter, has filters at d.
+func uses(counts []int32, d int) bool {
+	return d < len(counts) && counts[d] > 0
 }

@@ -9,7 +9,8 @@ import (
 // its cache misses overlap instead of queueing behind one another. From the
 // root it looks for the topic itself and for each prefix followed by '#';
 // from a '+' in place of each level in turn (a frontier) it looks for every
-// continuation of the topic below the '+'. Those are the keys of every
+// continuation of the topic below the '+'; '#' and '+' only at the depths
+// where some filter has them (index.plusFirst, index.hashAfter). Those are the keys of every
 // filter with at most one wildcard after its literal start, and of the
 // markers of the rest. The slot of each key that passes the Bloom filter is
 // prefetched as soon as it passes, so that its miss overlaps the hashing of
@@ -85,14 +86,14 @@ func (ix *index) match(topic string, r *Result) {
 	dollar := topic[0] == '$'
 	h, h2 := uint64(rootHash), uint64(rootHash2)
 	for d := 0; ; d++ {
-		if d > 0 || !dollar {
+		if (d > 0 || !dollar) && uses(ix.hashAfter, d) {
 			t.consider(m, extend(h, hashHash), 0, d, true)
 		}
 		if d == levels {
 			t.consider(m, h, 0, d, false)
 			break
 		}
-		if d > 0 || !dollar {
+		if (d > 0 || !dollar) && uses(ix.plusFirst, d) {
 			m.frontiers = append(m.frontiers, frontier{extend(h, plusHash), extend(h2, plusHash2), d + 1})
 		}
 		h, h2 = extend(h, m.hashes[d]), extend(h2, m.hashes2[d])

@@ -306,6 +306,11 @@ func TestUnsubscribePrunes(t *testing.T) {
 		if ix.patterns.n != 0 {
 			t.Errorf("copy %d not empty after unsubscribing everything: %d patterns", side, ix.patterns.n)
 		}
+		for d := range max(len(ix.plusFirst), len(ix.hashAfter)) {
+			if uses(ix.plusFirst, d) || uses(ix.hashAfter, d) {
+				t.Errorf("copy %d still counts filters at depth %d: %v, %v", side, d, ix.plusFirst, ix.hashAfter)
+			}
+		}
 	}
 	if tr.Unsubscribe("A", "", "a/b") {
 		t.Fatal("Unsubscribe on an empty tree succeeded")
@@ -421,5 +426,28 @@ func TestPatternLayout(t *testing.T) {
 	}
 	if end := unsafe.Offsetof(p.first) + unsafe.Sizeof(p.first[0]); end > 64 || unsafe.Offsetof(p.rare) >= 64 {
 		t.Errorf("a pattern's first subscription ends at byte %d and rare sits at %d, past its first cache line", end, unsafe.Offsetof(p.rare))
+	}
+}
+
+// TestMatchLooksOnlyWhereFiltersHaveWildcards: a match follows a '+' in
+// place of a level only at the depths where some filter has its first '+',
+// so a tree of exact filters costs each match one key.
+func TestMatchLooksOnlyWhereFiltersHaveWildcards(t *testing.T) {
+	var tr Tree
+	mustSubscribe(t, &tr, Subscription{ClientID: "c", Filter: "a/b/c/d"})
+	var r Result
+	tr.Match("a/b/c/d", &r)
+	if got := len(r.scratch.frontiers); got != 1 {
+		t.Errorf("exact filters only: the match followed %d frontiers, want only the root", got)
+	}
+	mustSubscribe(t, &tr, Subscription{ClientID: "c", Filter: "a/+/c/#"})
+	tr.Match("a/b/c/d", &r)
+	if got := len(r.scratch.frontiers); got != 2 || len(r.Subscriptions) != 2 {
+		t.Errorf("with a/+/c/#: %d frontiers and %d subscriptions, want 2 and 2", got, len(r.Subscriptions))
+	}
+	tr.Unsubscribe("c", "", "a/+/c/#")
+	tr.Match("a/b/c/d", &r)
+	if got := len(r.scratch.frontiers); got != 1 {
+		t.Errorf("after unsubscribing a/+/c/#: %d frontiers, want 1", got)
 	}
 }
