@@ -147,11 +147,13 @@ func (c *conn) readAvailable() error {
 		putBuffer(buf)
 	}()
 	maxSize := int(c.srv.opts.MaxPacketSize)
+	_, bare := c.nc.(*listener.FDConn)
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, make([]byte, min(cap(buf), maxSize))...)[:len(buf)]
 		}
 		c.nc.SetReadDeadline(time.Now().Add(linger))
+		room := cap(buf) - len(buf)
 		n, rerr := c.nc.Read(buf[len(buf):cap(buf)])
 		if n > 0 {
 			buf = buf[:len(buf)+n]
@@ -164,6 +166,13 @@ func (c *conn) readAvailable() error {
 		case err != nil:
 			return err
 		case rerr == listener.ErrWouldBlock, errors.As(rerr, &ne) && ne.Timeout():
+			return nil
+		case bare && rerr == nil && n < room && len(buf) == 0:
+			// A short read emptied the socket and ended on a packet
+			// boundary: asking again would only hear EAGAIN, a system
+			// call per message at low rates. What arrives meanwhile makes
+			// the rearmed descriptor ready at once. (Mid-packet, reading
+			// on saves keeping the partial packet for the next callback.)
 			return nil
 		case rerr != nil:
 			return rerr
