@@ -30,9 +30,7 @@ func TestDeliveriesDoneWithinARoundAreNotWritten(t *testing.T) {
 	walBytes := func() uint64 { return s.db.Metrics().WAL.BytesIn }
 	barrier := func() {
 		t.Helper()
-		done := make(chan error, 1)
-		s.Apply(nil, func(err error) { done <- err })
-		if err := <-done; err != nil {
+		if err := applyWait(s); err != nil {
 			t.Fatal(err)
 		}
 	}

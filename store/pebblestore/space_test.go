@@ -77,9 +77,7 @@ func TestEndedSessionsFreeTheirSpace(t *testing.T) {
 	}
 	barrier := func() {
 		t.Helper()
-		done := make(chan error, 1)
-		s.Apply(nil, func(err error) { done <- err })
-		if err := <-done; err != nil {
+		if err := applyWait(s); err != nil {
 			t.Fatal(err)
 		}
 		select {
