@@ -115,7 +115,10 @@ func TestRetainHandlingAndRetainAsPublished(t *testing.T) {
 	t.Parallel()
 	b := brokertest.Start(t, broker.Options{})
 	pub, _ := connect(t, b.Addr, v5("rh-pub"))
-	publish(pub, &packet.Publish{Topic: "rh/t", Retain: true, Payload: []byte("kept")})
+	// At QoS 1, so that the PUBACK says the broker holds the retained
+	// message before the subscriber subscribes; at QoS 0 it could still
+	// be on its way and arrive as a live message instead.
+	publish(pub, &packet.Publish{Topic: "rh/t", Retain: true, QoS: packet.AtLeastOnce, PacketID: 1, Payload: []byte("kept")})
 	sub, _ := connect(t, b.Addr, v5("rh-sub"))
 
 	// v5 [MQTT-3.3.1-11]: Retain Handling 2 sends nothing.
