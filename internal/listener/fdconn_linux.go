@@ -89,7 +89,7 @@ func (c *FDConn) Fd() int { return c.fd }
 // peer has closed its side.
 func (c *FDConn) Read(b []byte) (int, error) {
 	for {
-		n, err := unix.Read(c.fd, b)
+		n, err := rawRead(c.fd, b)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -130,8 +130,7 @@ func (c *FDConn) Write(b []byte) (int, error) {
 func (c *FDConn) write(b []byte) (int, error) {
 	done := 0
 	for done < len(b) {
-		// MSG_NOSIGNAL: a peer that went away is an error, not SIGPIPE.
-		n, err := unix.SendmsgN(c.fd, b[done:], nil, nil, unix.MSG_NOSIGNAL)
+		n, err := rawSend(c.fd, b[done:])
 		if n > 0 {
 			done += n
 		}
@@ -147,7 +146,7 @@ func (c *FDConn) write(b []byte) (int, error) {
 				return done, err
 			}
 		default:
-			return done, &net.OpError{Op: "write", Net: "tcp", Source: c.local, Addr: c.remote, Err: os.NewSyscallError("sendmsg", err)}
+			return done, &net.OpError{Op: "write", Net: "tcp", Source: c.local, Addr: c.remote, Err: os.NewSyscallError("send", err)}
 		}
 	}
 	return done, nil

@@ -132,7 +132,7 @@ func (p *Poller) Release() { <-p.slots }
 
 // Rearm asks for the next notification on fd.
 func (p *Poller) Rearm(fd int) error {
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)}); err != nil {
+	if err := rawEpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)}); err != nil {
 		return fmt.Errorf("epoll_ctl mod %d: %w", fd, err)
 	}
 	return nil
@@ -183,7 +183,7 @@ func waitEvents(f *os.File, evs []unix.EpollEvent) (int, error) {
 	var n int
 	var werr error
 	err = rc.Read(func(fd uintptr) bool {
-		n, werr = unix.EpollWait(int(fd), evs, 0)
+		n, werr = rawEpollPoll(int(fd), evs)
 		if werr == unix.EINTR {
 			n, werr = 0, nil
 		}
