@@ -31,9 +31,10 @@ import (
 type FDConn struct {
 	fd int
 	p  *Poller
-	// local and remote are Addr values, boxed once here so that asking
-	// for them allocates nothing and each costs 32 bytes.
-	local, remote net.Addr
+	// remote is an Addr, boxed once here so that asking for it allocates
+	// nothing; it costs 32 bytes. The local address, which the broker
+	// does not ask for on any busy path, is asked of the socket instead.
+	remote net.Addr
 
 	// deadline is the write deadline in Unix nanoseconds, 0 for none.
 	deadline atomic.Int64
@@ -65,7 +66,7 @@ func (p *Poller) Bare(nc *net.TCPConn) (*FDConn, error) {
 	if derr != nil {
 		return nil, os.NewSyscallError("fcntl", derr)
 	}
-	c := &FDConn{fd: nfd, p: p, local: compact(nc.LocalAddr()), remote: compact(nc.RemoteAddr())}
+	c := &FDConn{fd: nfd, p: p, remote: compact(nc.RemoteAddr())}
 	// The duplicate shares the open file, which stays non-blocking.
 	nc.Close()
 	return c, nil
@@ -96,7 +97,7 @@ func (c *FDConn) Read(b []byte) (int, error) {
 		case err == unix.EAGAIN:
 			return 0, ErrWouldBlock
 		case err != nil:
-			return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.local, Addr: c.remote, Err: os.NewSyscallError("read", err)}
+			return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.remote, Err: os.NewSyscallError("read", err)}
 		case n == 0 && len(b) > 0:
 			return 0, io.EOF
 		}
@@ -146,7 +147,7 @@ func (c *FDConn) write(b []byte) (int, error) {
 				return done, err
 			}
 		default:
-			return done, &net.OpError{Op: "write", Net: "tcp", Source: c.local, Addr: c.remote, Err: os.NewSyscallError("send", err)}
+			return done, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.remote, Err: os.NewSyscallError("send", err)}
 		}
 	}
 	return done, nil
@@ -193,8 +194,26 @@ func (c *FDConn) shutdown(how int) error {
 	return os.NewSyscallError("shutdown", unix.Shutdown(c.fd, how))
 }
 
-// LocalAddr implements net.Conn.
-func (c *FDConn) LocalAddr() net.Addr { return c.local }
+// LocalAddr implements net.Conn: the address the socket is bound to, asked
+// of the system each time; nil once the connection is closed.
+func (c *FDConn) LocalAddr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	sa, err := unix.Getsockname(c.fd)
+	if err != nil {
+		return nil
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return Addr(netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)))
+	case *unix.SockaddrInet6:
+		return Addr(netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port)))
+	}
+	return nil
+}
 
 // RemoteAddr implements net.Conn; the address is an Addr.
 func (c *FDConn) RemoteAddr() net.Addr { return c.remote }

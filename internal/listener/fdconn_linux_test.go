@@ -55,6 +55,9 @@ func TestFDConnReadsThroughThePoller(t *testing.T) {
 	if got, want := c.RemoteAddr().String(), client.LocalAddr().String(); got != want {
 		t.Fatalf("RemoteAddr %s, want the client's address %s", got, want)
 	}
+	if got, want := c.LocalAddr().String(), client.RemoteAddr().String(); got != want {
+		t.Fatalf("LocalAddr %s, want the address the client dialled %s", got, want)
+	}
 	buf := make([]byte, 64)
 	if _, err := c.Read(buf); err != ErrWouldBlock {
 		t.Fatalf("Read with nothing waiting: %v, want ErrWouldBlock", err)
