@@ -30,13 +30,13 @@ func (c *conn) step(data []byte) (reply []byte, done bool, err error) {
 	c.releaseSlot() // a step may ask a server elsewhere
 	ctx, cancel := context.WithTimeout(context.Background(), c.srv.opts.ConnectTimeout)
 	defer cancel()
-	return c.auth.ex.Step(ctx, data)
+	return c.rare.auth.ex.Step(ctx, data)
 }
 
 // sendAuth sends AUTH with the connection's method.
 func (c *conn) sendAuth(code packet.ReasonCode, data []byte) {
 	a := &packet.Auth{ReasonCode: code}
-	a.Props.AuthMethod, a.Props.AuthData = c.auth.method, data
+	a.Props.AuthMethod, a.Props.AuthData = c.rare.auth.method, data
 	c.send(a)
 }
 
@@ -45,20 +45,20 @@ func (c *conn) sendAuth(code packet.ReasonCode, data []byte) {
 func (c *conn) loginStep(p *packet.Connect, data []byte) bool {
 	reply, done, err := c.step(data)
 	if err != nil {
-		c.auth.ex, c.auth.connect = nil, nil
+		c.rare.auth.ex, c.rare.auth.connect = nil, nil
 		return c.loginFailed(err, packet.NotAuthorized)
 	}
 	if done {
-		c.auth.ex, c.auth.connect = nil, nil
+		c.rare.auth.ex, c.rare.auth.connect = nil, nil
 		return c.login(p, reply)
 	}
-	if c.auth.connect == nil {
+	if c.rare.auth.connect == nil {
 		// The CONNECT outlives the read buffer it was decoded from.
 		q, err := packet.Clone(p, c.v)
 		if err != nil {
 			return c.refuse(packet.ImplementationSpecificError, "cannot keep the CONNECT: "+err.Error())
 		}
-		c.auth.connect = q.(*packet.Connect)
+		c.rare.auth.connect = q.(*packet.Connect)
 	}
 	c.sendAuth(packet.ContinueAuthentication, reply)
 	return true
@@ -82,11 +82,11 @@ func (c *conn) continueLogin(h packet.FixedHeader, body []byte) bool {
 	switch {
 	case p.ReasonCode != packet.ContinueAuthentication:
 		return c.refuse(packet.ProtocolError, "AUTH during login must continue authentication (v5 §4.12)")
-	case p.Props.AuthMethod != c.auth.method:
+	case p.Props.AuthMethod != c.rare.auth.method:
 		return c.refuse(packet.ProtocolError, "AUTH names another authentication method than CONNECT (v5 [MQTT-4.12.0-5])")
 	}
 	// loginStep may drop the CONNECT once it is done with it.
-	connect := c.auth.connect
+	connect := c.rare.auth.connect
 	return c.loginStep(connect, p.Props.AuthData)
 }
 
@@ -96,25 +96,25 @@ func (c *conn) continueLogin(h packet.FixedHeader, body []byte) bool {
 func (c *conn) reauthenticate(p *packet.Auth) error {
 	s := c.srv
 	switch {
-	case c.auth == nil:
+	case c.enhanced() == nil:
 		// v5 [MQTT-4.12.0-7]
 		return &packet.Error{Code: packet.ProtocolError, Reason: "AUTH from a client that did not log in with an authentication method (v5 [MQTT-4.12.0-7])"}
-	case p.Props.AuthMethod != c.auth.method:
+	case p.Props.AuthMethod != c.rare.auth.method:
 		// v5 [MQTT-4.12.1-1]
 		return &packet.Error{Code: packet.ProtocolError, Reason: "re-authentication must use the method of the login (v5 [MQTT-4.12.1-1])"}
-	case p.ReasonCode == packet.ReAuthenticate && c.auth.ex == nil:
-		c.auth.client = c.client
-		c.auth.ex = s.opts.EnhancedAuth[c.auth.method].Start(&c.auth.client)
-	case p.ReasonCode == packet.ContinueAuthentication && c.auth.ex != nil:
+	case p.ReasonCode == packet.ReAuthenticate && c.rare.auth.ex == nil:
+		c.rare.auth.client = c.client
+		c.rare.auth.ex = s.opts.EnhancedAuth[c.rare.auth.method].Start(&c.rare.auth.client)
+	case p.ReasonCode == packet.ContinueAuthentication && c.rare.auth.ex != nil:
 	default:
 		return &packet.Error{Code: packet.ProtocolError, Reason: "AUTH with reason " + p.ReasonCode.String() + " out of order (v5 §4.12)"}
 	}
 	reply, done, err := c.step(p.Props.AuthData)
-	if err == nil && done && (c.auth.client.Username != c.client.Username || c.auth.client.HasUsername != c.client.HasUsername) {
+	if err == nil && done && (c.rare.auth.client.Username != c.client.Username || c.rare.auth.client.HasUsername != c.client.HasUsername) {
 		err = errors.New("re-authentication proved another identity than the login")
 	}
 	if err != nil {
-		c.auth.ex = nil
+		c.rare.auth.ex = nil
 		s.stats.authFailures.Add(1)
 		s.log.Info("re-authentication failed", "client", c.client.ID, "username", c.client.Username,
 			"remote", c.remote(), "err", err)
@@ -129,7 +129,7 @@ func (c *conn) reauthenticate(p *packet.Auth) error {
 		c.sendAuth(packet.ContinueAuthentication, reply)
 		return nil
 	}
-	c.auth.ex = nil
+	c.rare.auth.ex = nil
 	c.sendAuth(packet.Success, reply)
 	return nil
 }

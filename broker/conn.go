@@ -39,24 +39,16 @@ type conn struct {
 	client     plugin.Client
 	sess       *clientSession
 
-	keepAlive time.Duration
 	// outAliases are the topic aliases the broker has told the client;
 	// guarded by the session lock, under which publishes are encoded.
 	outAliases map[string]uint16
-	// inAliases are the client's topic aliases; used by the read loop only.
-	inAliases map[uint16]string
 	// will is this connection's will, published if it ends abnormally.
 	will *will
-	// auth is the enhanced authentication of a client that logged in with
-	// a method (v5); nil otherwise. Used by the read loop only.
-	auth *authRun
+	// rare is what the read side seldom needs; see more.
+	rare *seldom
 	// refusedMark is the server's count of refused store writes when the
 	// packet being handled arrived; see durable.
 	refusedMark int64
-	// rate is the client's publishing budget under MaxPublishRate and
-	// MaxPublishByteRate, made when first needed; used by the read loop
-	// only.
-	rate *pubRate
 	// ops is what the connection keeps for operators: traffic counts,
 	// login time, tracing.
 	ops connOps
@@ -64,11 +56,8 @@ type conn struct {
 	omu sync.Mutex
 	out []byte
 
-	// The read side: r in goroutine mode; fd, rc and partial when the
-	// Poller drives the connection. rmu orders the Poller's callbacks.
-	r       *packet.Reader
-	rmu     sync.Mutex
-	partial []byte
+	// rmu orders the Poller's callbacks.
+	rmu sync.Mutex
 	// wheelAt is the idle wheel tick the connection is filed under, 0 for
 	// none; guarded by the wheel's lock.
 	wheelAt int64
@@ -85,12 +74,13 @@ type conn struct {
 	// holds counts what output waits for before it may be written: the
 	// CONNACK that goes in front of it, or the store, for QoS 2 messages
 	// to a persistent session (see pumpLocked). Guarded by omu.
-	holds   int32
-	fd      int32
-	finish1 sync.Once
+	holds int32
+	fd    int32
 
-	aliasMax uint16
-	v        packet.Version
+	// keepAlive is the client's keep-alive in seconds.
+	keepAlive uint16
+	aliasMax  uint16
+	v         packet.Version
 	// problemInfo is the client's Request Problem Information: whether
 	// acknowledgements may say why they failed.
 	problemInfo bool
@@ -106,8 +96,42 @@ type conn struct {
 	polled   bool
 	// slot is set while the Poller callback under way holds its slot
 	// (see listener.Poller); guarded by rmu.
-	slot     bool
+	slot bool
+	// finished is set by finish; used by the read side only.
 	finished bool
+}
+
+// seldom is read-side state that most connections never need: it is made
+// on first use, so that an idle connection does not carry it.
+type seldom struct {
+	// inAliases are the client's topic aliases (v5).
+	inAliases map[uint16]string
+	// auth is the enhanced authentication of a client that logged in with
+	// a method (v5); nil otherwise.
+	auth *authRun
+	// rate is the client's publishing budget under MaxPublishRate and
+	// MaxPublishByteRate.
+	rate *pubRate
+	// partial is an incomplete packet a Poller callback left for the next.
+	partial []byte
+}
+
+// more is the connection's seldom-needed state, made if it has none yet.
+// The caller is the read side.
+func (c *conn) more() *seldom {
+	if c.rare == nil {
+		c.rare = &seldom{}
+	}
+	return c.rare
+}
+
+// enhanced is the client's enhanced authentication, nil if it logged in
+// without a method.
+func (c *conn) enhanced() *authRun {
+	if c.rare == nil {
+		return nil
+	}
+	return c.rare.auth
 }
 
 func newConn(s *Server, nc net.Conn, l *listenerRun) *conn {
@@ -143,7 +167,7 @@ func (c *conn) frame(h packet.FixedHeader, body []byte) error {
 	if c.sess == nil {
 		var ok bool
 		switch {
-		case c.auth != nil && c.auth.ex != nil:
+		case c.enhanced() != nil && c.rare.auth.ex != nil:
 			ok = c.continueLogin(h, body)
 		case h.Type != packet.CONNECT:
 			return errNotConnect
@@ -162,11 +186,11 @@ func (c *conn) frame(h packet.FixedHeader, body []byte) error {
 // side for connections the Poller cannot drive.
 func (c *conn) serve() {
 	defer c.finish()
-	c.r = packet.NewReader(c.nc, readBufferSize)
-	c.r.MaxPacketSize = int(c.srv.opts.MaxPacketSize)
+	r := packet.NewReader(c.nc, readBufferSize)
+	r.MaxPacketSize = int(c.srv.opts.MaxPacketSize)
 	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ConnectTimeout))
 	for {
-		h, body, err := c.r.ReadFrame()
+		h, body, err := r.ReadFrame()
 		now := time.Now()
 		c.lastRead.Store(now.UnixNano())
 		if err == nil {
@@ -176,13 +200,13 @@ func (c *conn) serve() {
 			c.endWith(err)
 			return
 		}
-		c.r.Version = c.v
+		r.Version = c.v
 		if c.sess == nil {
 			// Still logging in: the connect timeout stands.
 			continue
 		}
-		if c.keepAlive > 0 {
-			c.nc.SetReadDeadline(now.Add(c.keepAlive * 3 / 2))
+		if limit := c.idleLimit(); limit > 0 {
+			c.nc.SetReadDeadline(now.Add(limit))
 		} else {
 			c.nc.SetReadDeadline(time.Time{})
 		}
@@ -192,20 +216,21 @@ func (c *conn) serve() {
 // finish runs once when the connection is over: the session lets go of it
 // and the socket closes.
 func (c *conn) finish() {
-	c.finish1.Do(func() {
-		c.finished = true
-		c.omu.Lock()
-		c.closed = true
-		c.omu.Unlock()
-		if c.sess != nil {
-			c.detach()
-		}
-		if c.polled {
-			c.srv.poller.Forget(int(c.fd))
-		}
-		c.nc.Close()
-		c.srv.forget(c)
-	})
+	if c.finished {
+		return
+	}
+	c.finished = true
+	c.omu.Lock()
+	c.closed = true
+	c.omu.Unlock()
+	if c.sess != nil {
+		c.detach()
+	}
+	if c.polled {
+		c.srv.poller.Forget(int(c.fd))
+	}
+	c.nc.Close()
+	c.srv.forget(c)
 }
 
 // endWith closes the connection for err, telling a v5 client why.

@@ -115,8 +115,9 @@ func (c *conn) connect(body []byte) bool {
 		if a == nil {
 			return c.refuse(packet.BadAuthenticationMethod, "authentication method "+method+" is not supported")
 		}
-		c.auth = &authRun{method: strings.Clone(method)}
-		c.auth.ex = a.Start(&c.client)
+		run := &authRun{method: strings.Clone(method)}
+		c.more().auth = run
+		run.ex = a.Start(&c.client)
 		return c.loginStep(&p, p.Props.AuthData)
 	}
 	if !certified {
@@ -173,7 +174,7 @@ func (c *conn) login(p *packet.Connect, authData []byte) bool {
 	if m := s.opts.MaxKeepAlive; m > 0 && (keepAlive == 0 || keepAlive > m) {
 		keepAlive, serverKeepAlive = m, true
 	}
-	c.keepAlive = time.Duration(keepAlive) * time.Second
+	c.keepAlive = keepAlive
 
 	expiry := time.Duration(0)
 	switch {
@@ -213,8 +214,8 @@ func (c *conn) login(p *packet.Connect, authData []byte) bool {
 	ack := &packet.Connack{SessionPresent: present, ReasonCode: packet.Success}
 	if c.v == packet.V5 {
 		pr := &ack.Props
-		if c.auth != nil {
-			pr.AuthMethod, pr.AuthData = c.auth.method, authData
+		if a := c.enhanced(); a != nil {
+			pr.AuthMethod, pr.AuthData = a.method, authData
 		}
 		if c.assignedID {
 			pr.AssignedClientID = id

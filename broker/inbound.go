@@ -29,16 +29,21 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 			return &packet.Error{Code: packet.TopicAliasInvalid, Reason: "Topic Alias above the maximum (v5 [MQTT-3.3.2-9])"}
 		}
 		if p.Topic == "" {
-			t, ok := c.inAliases[alias]
+			var t string
+			ok := false
+			if c.rare != nil {
+				t, ok = c.rare.inAliases[alias]
+			}
 			if !ok {
 				return &packet.Error{Code: packet.ProtocolError, Reason: "Topic Alias not set by an earlier PUBLISH (v5 §3.3.2.3.4)"}
 			}
 			p.Topic = t
 		} else {
-			if c.inAliases == nil {
-				c.inAliases = map[uint16]string{}
+			r := c.more()
+			if r.inAliases == nil {
+				r.inAliases = map[uint16]string{}
 			}
-			c.inAliases[alias] = strings.Clone(p.Topic)
+			r.inAliases[alias] = strings.Clone(p.Topic)
 		}
 	}
 	if byte(p.QoS) > s.opts.MaximumQoS {
@@ -376,10 +381,11 @@ type pubRate struct {
 // stops reading, so TCP slows the client down and nothing is dropped.
 func (c *conn) throttle(size int) {
 	o := c.srv.limits()
-	if c.rate == nil {
-		c.rate = &pubRate{}
+	more := c.more()
+	if more.rate == nil {
+		more.rate = &pubRate{}
 	}
-	r := c.rate
+	r := more.rate
 	now := time.Now()
 	if r.last.IsZero() {
 		r.msgs, r.bytes = o.MaxPublishRate, o.MaxPublishByteRate

@@ -111,7 +111,7 @@ func (c *conn) info() (ClientInfo, bool) {
 		Address:     c.remote(),
 		Listener:    c.lst.cfg.Name,
 		Version:     c.v,
-		KeepAlive:   c.keepAlive,
+		KeepAlive:   time.Duration(c.keepAlive) * time.Second,
 		ConnectedAt: time.Unix(0, c.ops.connectedAt),
 	}
 	c.ops.addTo(&ci.Traffic)

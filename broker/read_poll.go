@@ -60,7 +60,7 @@ func (c *conn) idleLimit() time.Duration {
 	case c.sess == nil:
 		return c.srv.opts.ConnectTimeout
 	case c.keepAlive > 0:
-		return c.keepAlive * 3 / 2
+		return time.Duration(c.keepAlive) * time.Second * 3 / 2
 	}
 	return 0
 }
@@ -134,15 +134,17 @@ const linger = 100 * time.Millisecond
 // readAvailable reads and handles packets until nothing more is waiting
 // (for a net.TCPConn, for linger) or the connection ends.
 func (c *conn) readAvailable() error {
-	buf := c.partial
-	c.partial = nil
+	var buf []byte
+	if c.rare != nil {
+		buf, c.rare.partial = c.rare.partial, nil
+	}
 	if buf == nil {
 		buf = getBuffer()
 	}
 	defer func() {
 		if len(buf) > 0 {
 			// An incomplete packet waits, in memory of its own size.
-			c.partial = append(make([]byte, 0, len(buf)), buf...)
+			c.more().partial = append(make([]byte, 0, len(buf)), buf...)
 		}
 		putBuffer(buf)
 	}()
