@@ -26,11 +26,8 @@ type clientSession struct {
 	expiryTimer *time.Timer
 	// offlineSince is when the client went offline; zero while online.
 	offlineSince time.Time
-	// pendingWill waits for willTimer: a will with a delay, published when
-	// the delay or the session ends, whichever comes first.
-	pendingWill *session.Message
-	willDueAt   time.Time
-	willTimer   *time.Timer
+	// will is a will with a delay waiting for its time; nil for none.
+	will *delayedWill
 	// backlog holds retained messages owed to new subscriptions. They move
 	// into the queue only while it has room, so a subscription to '#' over
 	// a million retained messages is streamed within the client's flow
@@ -47,6 +44,15 @@ type clientSession struct {
 	// overflowing is set when the queue overflows and cleared when it
 	// empties, so each episode is logged once.
 	overflowing bool
+}
+
+// delayedWill is a will with a delay (v5): its timer publishes it when the
+// delay ends, unless the session ends first, which publishes it then, or
+// resumes first, which cancels it.
+type delayedWill struct {
+	msg   *session.Message
+	due   time.Time
+	timer *time.Timer
 }
 
 // retainedBacklog is what is left of one subscription's retained messages.
@@ -90,7 +96,9 @@ func (cs *clientSession) persistent() bool { return cs.expiry != 0 && cs.srv.sto
 func (cs *clientSession) record(disconnectedAt time.Time) Op {
 	rec := &SessionRecord{
 		ClientID: cs.id, Version: cs.version, Expiry: cs.expiry, DisconnectedAt: disconnectedAt,
-		Will: cs.pendingWill, WillDueAt: cs.willDueAt,
+	}
+	if w := cs.will; w != nil {
+		rec.Will, rec.WillDueAt = w.msg, w.due
 	}
 	if c := cs.conn; disconnectedAt.IsZero() && c != nil && c.will != nil {
 		// Stored so that a crash, which ends the connection without a
@@ -142,14 +150,14 @@ func (s *Server) attach(c *conn, id string, cleanStart bool, expiry time.Duratio
 				ended = true
 			}
 			s.unsubscribeAll(cs)
-			cs.st = session.New(id, limits)
+			cs.st = session.New(limits)
 			cs.backlog = nil
 		} else {
 			present = true
 			cs.st.Limits = limits
 		}
 	} else {
-		cs = &clientSession{id: id, srv: s, st: session.New(id, limits)}
+		cs = &clientSession{id: id, srv: s, st: session.New(limits)}
 		cs.mu.Lock()
 		s.sessions.store(id, cs)
 		s.stats.sessions.Add(1)
@@ -193,14 +201,12 @@ func (cs *clientSession) stopTimers() {
 		cs.expiryTimer.Stop()
 		cs.expiryTimer = nil
 	}
-	if cs.willTimer != nil {
+	if cs.will != nil {
 		// v5 [MQTT-3.1.3-9]: a new connection before the Will Delay ends
 		// means the will is not sent.
-		cs.willTimer.Stop()
-		cs.willTimer = nil
+		cs.will.timer.Stop()
+		cs.will = nil
 	}
-	cs.pendingWill = nil
-	cs.willDueAt = time.Time{}
 }
 
 // resume sends what a resumed session owes its client: every in-flight
@@ -295,17 +301,22 @@ func (s *Server) scheduleExpiry(cs *clientSession, d time.Duration) {
 // scheduleWill publishes a delayed will at due unless the session resumes
 // first. The caller holds cs.mu.
 func (s *Server) scheduleWill(cs *clientSession, msg *session.Message, due time.Time) {
-	cs.pendingWill, cs.willDueAt = msg, due
-	cs.willTimer = time.AfterFunc(max(time.Until(due), 0), func() {
+	w := &delayedWill{msg: msg, due: due}
+	cs.will = w
+	w.timer = time.AfterFunc(max(time.Until(due), 0), func() {
 		cs.mu.Lock()
-		msg := cs.pendingWill
-		cs.pendingWill, cs.willTimer, cs.willDueAt = nil, nil, time.Time{}
-		if msg != nil && cs.persistent() {
-			s.apply(cs.record(time.Now()))
+		// A timer that fired while the session resumed or ended finds
+		// its will gone.
+		due := cs.will == w
+		if due {
+			cs.will = nil
+			if cs.persistent() {
+				s.apply(cs.record(time.Now()))
+			}
 		}
 		cs.mu.Unlock()
-		if msg != nil {
-			s.publishWill(msg)
+		if due {
+			s.publishWill(w.msg)
 		}
 	})
 }
@@ -334,7 +345,10 @@ func (s *Server) endSession(cs *clientSession) {
 	cs.gone = true
 	s.stats.queuedBytes.Add(-cs.accounted)
 	cs.accounted = 0
-	pending := cs.pendingWill
+	var pending *session.Message
+	if cs.will != nil {
+		pending = cs.will.msg
+	}
 	cs.stopTimers()
 	if cs.persistent() {
 		s.apply(Op{Kind: OpEndSession, ClientID: cs.id})

@@ -187,7 +187,7 @@ func (cs *clientSession) info() (SessionInfo, bool) {
 		Queued:        cs.st.Queued(),
 		QueuedBytes:   cs.st.QueuedBytes(),
 		Inflight:      cs.st.InflightCount(),
-		WillPending:   cs.pendingWill != nil,
+		WillPending:   cs.will != nil,
 	}
 	if !si.Online {
 		si.OfflineSince = cs.offlineSince

@@ -43,7 +43,7 @@ func (s *Server) restore() error {
 	var wills []dueWill
 	for i := range snap.Sessions {
 		ss := &snap.Sessions[i]
-		cs := &clientSession{id: ss.ClientID, srv: s, st: session.New(ss.ClientID, limits),
+		cs := &clientSession{id: ss.ClientID, srv: s, st: session.New(limits),
 			version: ss.Version, expiry: ss.Expiry}
 		cs.st.Restore(ss.Queued, ss.Inflight, ss.InboundQoS2)
 		cs.accountLocked()

@@ -72,7 +72,7 @@ func TestStateMatchesModel(t *testing.T) {
 			Overflow:       rapid.SampledFrom([]OverflowPolicy{DropOldest, DropNewest, Disconnect}).Draw(t, "overflow"),
 		}
 		sm := &sessionMachine{
-			s:   New("c", limits),
+			s:   New(limits),
 			m:   &model{limits: limits, inflight: map[uint16]modelFlight{}, inbound: map[uint16]bool{}},
 			now: epoch,
 		}

@@ -146,7 +146,7 @@ type lazy func() string
 func (l lazy) String() string { return l() }
 
 func newHarness() *harness {
-	return &harness{s: New("c", Limits{}), now: epoch}
+	return &harness{s: New(Limits{}), now: epoch}
 }
 
 // args are a command's key=value (or bare key) arguments. Every argument
@@ -226,7 +226,7 @@ func (h *harness) step(line string, input []string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		h.s, h.now = New("c", l), epoch
+		h.s, h.now = New(l), epoch
 	case "limits":
 		// A resumed session takes the limits of its new connection.
 		if h.s.Limits, err = limits(a); err != nil {

@@ -86,7 +86,6 @@ const (
 
 // State is one client's session state. It is not safe for concurrent use.
 type State struct {
-	ClientID      string
 	Limits        Limits
 	Subscriptions Subscriptions
 
@@ -103,12 +102,9 @@ type State struct {
 	inboundQoS2 map[uint16]struct{}
 }
 
-// New returns an empty session for clientID.
-func New(clientID string, limits Limits) *State {
-	return &State{
-		ClientID: clientID,
-		Limits:   limits,
-	}
+// New returns an empty session.
+func New(limits Limits) *State {
+	return &State{Limits: limits}
 }
 
 // Queued is the number of deliveries waiting to be sent.

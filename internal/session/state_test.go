@@ -12,7 +12,7 @@ import (
 // forever for a free id (v5 [MQTT-2.2.1-3]: ids in use are not reused).
 func TestWindowAboveIDSpace(t *testing.T) {
 	for _, maxInflight := range []int{65535, 65536, 100_000} {
-		s := New("c", Limits{MaxInflight: maxInflight})
+		s := New(Limits{MaxInflight: maxInflight})
 		msg := &Message{Topic: "t", QoS: packet.AtLeastOnce}
 		inflight := make([]Inflight, 0, 65535)
 		for pid := 1; pid <= 65535; pid++ {
