@@ -86,7 +86,7 @@ func (s *Server) Publish(ctx context.Context, m *Message) (int, error) {
 	}
 	m.Publisher = ""
 	m.Received = sinceEpoch(time.Now())
-	n, stored := s.publish(m)
+	n, stored := s.publish(m, nil)
 	if stored {
 		return n, s.sync(ctx)
 	}

@@ -223,7 +223,7 @@ func (cs *clientSession) resume(c *conn) {
 		c.appendPublish(&f.Delivery, f.PacketID, true, now)
 	}
 	c.omu.Unlock()
-	cs.pumpLocked(now)
+	cs.pumpLocked(now, nil)
 }
 
 // detach ends the connection's hold on its session when it closes:
@@ -413,10 +413,10 @@ func (s *Server) enqueueLocked(cs *clientSession, d session.Delivery) (stored, o
 }
 
 // deliver queues a delivery for the session and, if its client is online,
-// moves what the window allows onto the wire, now being the time. It
-// reports whether the delivery went to the store, which the publisher's
-// acknowledgement then waits for.
-func (s *Server) deliver(cs *clientSession, d session.Delivery, now time.Time) (stored bool) {
+// moves what the window allows onto the wire, now being the time, through
+// flush batch b if not nil. It reports whether the delivery went to the
+// store, which the publisher's acknowledgement then waits for.
+func (s *Server) deliver(cs *clientSession, d session.Delivery, now time.Time, b *flushBatch) (stored bool) {
 	cs.mu.Lock()
 	if cs.gone || cs.conn == nil && d.QoS == packet.AtMostOnce && !s.opts.QueueQoS0Offline {
 		cs.mu.Unlock()
@@ -444,7 +444,7 @@ func (s *Server) deliver(cs *clientSession, d session.Delivery, now time.Time) (
 		slow = cs.conn
 	}
 	if cs.conn != nil {
-		cs.pumpLocked(now)
+		cs.pumpLocked(now, b)
 	} else {
 		cs.accountLocked()
 	}
@@ -471,9 +471,10 @@ func (cs *clientSession) accountLocked() {
 }
 
 // pumpLocked moves deliveries from the session queue to the connection's
-// output while the window and the output high-water mark allow. The caller
-// holds cs.mu.
-func (cs *clientSession) pumpLocked(now time.Time) {
+// output while the window and the output high-water mark allow, and has
+// the output written, through flush batch b if not nil. The caller holds
+// cs.mu.
+func (cs *clientSession) pumpLocked(now time.Time, b *flushBatch) {
 	c := cs.conn
 	if c == nil {
 		return
@@ -539,7 +540,7 @@ func (cs *clientSession) pumpLocked(now time.Time) {
 	if exactlyOnce {
 		c.holds++
 	}
-	c.kickLocked()
+	c.kickLocked(b)
 	c.omu.Unlock()
 	if exactlyOnce {
 		// The store may call back at once: c.omu is free by now.
@@ -563,7 +564,7 @@ func (cs *clientSession) pumpLocked(now time.Time) {
 func (cs *clientSession) refill(c *conn) {
 	cs.mu.Lock()
 	if cs.conn == c {
-		cs.pumpLocked(time.Now())
+		cs.pumpLocked(time.Now(), nil)
 	}
 	cs.mu.Unlock()
 }
@@ -580,7 +581,7 @@ func (cs *clientSession) puback(pid uint16, now time.Time) {
 	cs.mu.Lock()
 	if seq, ok := cs.st.Puback(pid); ok {
 		cs.forgetLocked(seq)
-		cs.pumpLocked(now)
+		cs.pumpLocked(now, nil)
 	}
 	cs.mu.Unlock()
 }
@@ -592,7 +593,7 @@ func (cs *clientSession) pubrec(c *conn, pid uint16, code packet.ReasonCode) {
 	case ended:
 		// A failure code ends the exchange and frees the window.
 		cs.forgetLocked(seq)
-		cs.pumpLocked(time.Now())
+		cs.pumpLocked(time.Now(), nil)
 	case found && sendPubrel && cs.persistent():
 		cs.srv.apply(Op{Kind: OpSent, ClientID: cs.id, Seq: seq, PacketID: pid, Phase: session.AwaitPubcomp})
 	}
@@ -618,7 +619,7 @@ func (cs *clientSession) pubcomp(pid uint16, now time.Time) {
 	cs.mu.Lock()
 	if seq, ok := cs.st.Pubcomp(pid); ok {
 		cs.forgetLocked(seq)
-		cs.pumpLocked(now)
+		cs.pumpLocked(now, nil)
 	}
 	cs.mu.Unlock()
 }

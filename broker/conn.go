@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/petrelmq/petrel/internal/listener"
 	"github.com/petrelmq/petrel/packet"
 	"github.com/petrelmq/petrel/plugin"
 )
@@ -94,9 +95,13 @@ type conn struct {
 	closed   bool
 	needPump bool
 	polled   bool
-	// slot is set while the Poller callback under way holds its slot
-	// (see listener.Poller); guarded by rmu.
-	slot bool
+	// slot is the number, plus one, of the Poller slot the callback under
+	// way holds (see listener.Poller), 0 for none; guarded by rmu.
+	slot uint16
+	// reading is set while a Poller callback handles the connection's
+	// packets: output for it waits for the callback to write it. Guarded
+	// by omu.
+	reading bool
 	// finished is set by finish; used by the read side only.
 	finished bool
 }
@@ -386,7 +391,7 @@ func (c *conn) send(p packet.Packet) {
 	if c.ops.traced.Load() {
 		c.traceSent(p)
 	}
-	c.kickLocked()
+	c.kickLocked(nil)
 }
 
 // outBuf is the output buffer to append to: a pooled one when the
@@ -399,13 +404,45 @@ func (c *conn) outBuf() []byte {
 	return c.out
 }
 
-// kickLocked starts a flush if output is waiting and none is running. No
-// goroutine waits on an idle connection: one is started when there is
-// something to write and ends when the buffer is empty.
-func (c *conn) kickLocked() {
-	if !c.flushing && !c.closed && c.holds == 0 && len(c.out) > 0 {
-		c.flushing = true
-		go c.flush()
+// kickLocked has waiting output written if no write is under way: by the
+// connection's own read callback when one is running, which writes it when
+// its packets are handled; through flush batch b, if not nil, for a bare
+// descriptor; otherwise by a flush goroutine. No goroutine waits on an
+// idle connection: one is started when there is something to write and
+// ends when the buffer is empty. The caller holds c.omu.
+func (c *conn) kickLocked(b *flushBatch) {
+	if c.flushing || c.reading || !c.writable() {
+		return
+	}
+	c.flushing = true
+	if b != nil && c.bare() {
+		b.conns = append(b.conns, c)
+		return
+	}
+	go c.flush()
+}
+
+// bare reports whether the connection is a bare descriptor, which can be
+// written without waiting (see writeNow).
+func (c *conn) bare() bool {
+	_, ok := c.nc.(*listener.FDConn)
+	return ok
+}
+
+// writable reports whether output waits and may be written now. The
+// caller holds c.omu.
+func (c *conn) writable() bool { return !c.closed && len(c.out) > 0 && c.holds == 0 }
+
+// stopFlushing ends a write: the next kick starts another. If the pump
+// stopped at the output's high-water mark, it runs again. The caller holds
+// c.omu, which stopFlushing releases.
+func (c *conn) stopFlushing() {
+	c.flushing = false
+	refill := c.needPump && !c.closed
+	c.needPump = false
+	c.omu.Unlock()
+	if refill && c.sess != nil {
+		c.sess.refill(c)
 	}
 }
 
@@ -417,14 +454,8 @@ func (c *conn) flush() {
 		c.omu.Lock()
 		// Held output waits, even for a flush already under way; the
 		// release starts another.
-		if c.closed || len(c.out) == 0 || c.holds > 0 {
-			c.flushing = false
-			refill := c.needPump && !c.closed
-			c.needPump = false
-			c.omu.Unlock()
-			if refill && c.sess != nil {
-				c.sess.refill(c)
-			}
+		if !c.writable() {
+			c.stopFlushing()
 			return
 		}
 		buf := c.out
@@ -442,6 +473,51 @@ func (c *conn) flush() {
 			return
 		}
 	}
+}
+
+// writeNow writes the connection's output, which a flush batch held, from
+// the batch's goroutine, as far as the socket takes it at once: a client
+// that does not read never holds up the publisher whose callback writes.
+// What the socket cannot take, and what came meanwhile, a flush goroutine
+// writes.
+func (c *conn) writeNow() {
+	fc := c.nc.(*listener.FDConn)
+	c.omu.Lock()
+	if !c.writable() {
+		c.stopFlushing()
+		return
+	}
+	buf := c.out
+	c.out = nil
+	c.omu.Unlock()
+	n, err := fc.TryWrite(buf)
+	c.ops.bytesOut.Add(uint64(n))
+	if err != nil {
+		putBuffer(buf)
+		c.omu.Lock()
+		c.flushing = false
+		c.omu.Unlock()
+		c.abort()
+		return
+	}
+	c.omu.Lock()
+	if n < len(buf) {
+		// The rest goes first, ahead of what was queued meanwhile.
+		rest := buf[:copy(buf, buf[n:])]
+		if len(c.out) > 0 {
+			rest = append(rest, c.out...)
+			putBuffer(c.out)
+		}
+		c.out = rest
+	} else {
+		putBuffer(buf)
+	}
+	if !c.writable() {
+		c.stopFlushing()
+		return
+	}
+	c.omu.Unlock()
+	go c.flush()
 }
 
 // disconnect sends a v5 client DISCONNECT with code and a Reason String

@@ -305,7 +305,7 @@ func (c *conn) release(head packet.Packet) {
 		c.ops.packetsOut.Inc()
 	}
 	c.holds--
-	c.kickLocked()
+	c.kickLocked(nil)
 }
 
 // neverExpires marks a session that outlives every disconnection.

@@ -71,5 +71,5 @@ func (s *Server) interestChanged(share, filter string, add bool) {
 // this node's subscribers, without forwarding it again. Retained messages
 // are the Fabric's to replicate on their own path.
 func (s *Server) DeliverRemote(m *Message) {
-	s.route(m)
+	s.route(m, nil)
 }

@@ -93,7 +93,7 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		now := time.Now()
 		m := s.newMessage(p, c.client.ID, now)
 		m.Received = sinceEpoch(now)
-		n, routed := s.publish(m)
+		n, routed := s.publish(m, c.batch())
 		stored = stored || routed
 		if n == 0 && c.v == packet.V5 {
 			code = packet.NoMatchingSubscribers
@@ -233,7 +233,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		cs.mu.Lock()
 		if cs.conn == c {
 			cs.backlog = append(cs.backlog, backlog...)
-			cs.pumpLocked(time.Now())
+			cs.pumpLocked(time.Now(), nil)
 		}
 		cs.mu.Unlock()
 	})

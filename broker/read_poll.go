@@ -85,19 +85,27 @@ func (c *conn) checkIdle() {
 	c.endWith(errIdle)
 }
 
-// readable runs when the Poller sees data or a hang-up: it reads what has
-// arrived, handles every complete packet, keeps an incomplete one, and
+// readable runs when the Poller sees data or a hang-up, in slot: it reads
+// what has arrived, handles every complete packet, keeps an incomplete
+// one, writes what that gave its own and other connections to say, and
 // asks to be called again.
-func (c *conn) readable() {
+func (c *conn) readable(slot int) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	// Deferred after the unlock, so it runs first: a callback that
 	// follows this one, once Rearm lets it, waits for rmu and so finds
 	// the slot given back.
-	c.slot = true
+	c.slot = uint16(slot) + 1
 	defer c.releaseSlot()
 	if c.finished {
 		return
+	}
+	if c.bare() {
+		// A bare descriptor's reads never wait, so its output can wait
+		// for the callback to end (a net.TCPConn's reads may linger).
+		c.omu.Lock()
+		c.reading = true
+		c.omu.Unlock()
 	}
 	wasConnected := c.sess != nil
 	if err := c.readAvailable(); err != nil {
@@ -163,6 +171,12 @@ func (c *conn) readAvailable() error {
 		}
 		consumed, err := c.frames(buf, maxSize)
 		buf = buf[:copy(buf, buf[consumed:])]
+		if b := c.batch(); b != nil {
+			// What this read's packets gave to say goes out now, not when
+			// the socket runs dry, which a publisher that never pauses
+			// would put off for ever.
+			c.writeBatch(b, false)
+		}
 		var ne net.Error
 		switch {
 		case err != nil:
@@ -209,13 +223,62 @@ func (c *conn) frames(b []byte, maxSize int) (int, error) {
 	}
 }
 
-// releaseSlot gives back the Poller slot the callback under way holds, if
-// it still holds one. A callback calls it before it waits for anything
-// but the CPU, so that waiting clients never keep others from being read.
-// The caller holds rmu, or is not driven by the Poller.
+// releaseSlot writes what the callback under way gave its flush batch,
+// and its own connection's output last, then gives back the Poller slot
+// it holds, if it still holds one. A callback calls it before it waits
+// for anything but the CPU, so that waiting clients never keep others
+// from being read, nor output from being written. The caller holds rmu,
+// or is not driven by the Poller.
 func (c *conn) releaseSlot() {
-	if c.slot {
-		c.slot = false
-		c.srv.poller.Release()
+	if c.slot == 0 {
+		return
 	}
+	if b := c.batch(); b != nil {
+		c.writeBatch(b, true)
+	}
+	c.srv.poller.Release(int(c.slot - 1))
+	c.slot = 0
+}
+
+// writeBatch writes what the callback's packets so far gave flush batch b
+// to say, its own connection's output last; after the last, the
+// connection's output no longer waits for the callback. The caller holds
+// rmu.
+func (c *conn) writeBatch(b *flushBatch, last bool) {
+	c.omu.Lock()
+	c.reading = false
+	c.kickLocked(b)
+	c.reading = !last
+	c.omu.Unlock()
+	b.flush()
+}
+
+// batch is the flush batch of the callback under way, nil if none or if
+// the callback's reads may wait. The caller holds rmu, or is not driven
+// by the Poller.
+func (c *conn) batch() *flushBatch {
+	if c.slot == 0 || !c.bare() {
+		return nil
+	}
+	return &c.srv.batches[c.slot-1]
+}
+
+// flushBatch collects the connections a Poller callback gave output to,
+// so that the callback writes each once, itself, when its packets are
+// handled (see releaseSlot): at low rates a message reaches its subscriber
+// without a goroutine hand-off, and under load each connection still gets
+// one write for everything the callback's packets gave it. There is one
+// per Poller slot, used by the callback that holds the slot.
+type flushBatch struct {
+	conns []*conn
+}
+
+// flush writes every connection filed, each of which the filer marked
+// flushing.
+func (b *flushBatch) flush() {
+	for i, c := range b.conns {
+		b.conns[i] = nil
+		c.writeNow()
+	}
+	b.conns = b.conns[:0]
 }

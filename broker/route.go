@@ -18,8 +18,9 @@ var resultPool = sync.Pool{New: func() any { return new(topic.Result) }}
 // publish stores a retained message and routes the message to its
 // subscribers. It returns how many deliveries it made and whether it wrote
 // to the store, in which case the publisher's acknowledgement waits for
-// the write to be durable.
-func (s *Server) publish(m *session.Message) (n int, stored bool) {
+// the write to be durable. b is the publishing callback's flush batch, if
+// it has one.
+func (s *Server) publish(m *session.Message, b *flushBatch) (n int, stored bool) {
 	if m.Retain {
 		if len(m.Payload) == 0 {
 			// v5 [MQTT-3.3.1-6], v3.1.1 [MQTT-3.3.1-10]: an empty retained
@@ -43,7 +44,7 @@ func (s *Server) publish(m *session.Message) (n int, stored bool) {
 		}
 		stored = s.store != nil
 	}
-	n, routed := s.route(m)
+	n, routed := s.route(m, b)
 	if f := s.opts.Fabric; f != nil && !strings.HasPrefix(m.Topic, "$SYS/") {
 		f.Publish(m)
 	}
@@ -57,7 +58,7 @@ func retainedSize(m *session.Message) int64 { return int64(len(m.Topic) + len(m.
 // publishWill publishes a will message.
 func (s *Server) publishWill(m *session.Message) {
 	s.log.Info("publishing will", "client", m.Publisher, "topic", m.Topic)
-	s.publish(m)
+	s.publish(m, nil)
 }
 
 // route delivers a message to every matching subscription. A client whose
@@ -67,7 +68,7 @@ func (s *Server) publishWill(m *session.Message) {
 // agree on those options (always, before 5.0) therefore yield one copy.
 // A shared group gives the message to one member. stored reports whether
 // a delivery went to the store.
-func (s *Server) route(m *session.Message) (n int, stored bool) {
+func (s *Server) route(m *session.Message, b *flushBatch) (n int, stored bool) {
 	r := resultPool.Get().(*topic.Result)
 	defer resultPool.Put(r)
 	s.tree.Match(m.Topic, r)
@@ -102,7 +103,7 @@ func (s *Server) route(m *session.Message) (n int, stored bool) {
 		// v3.1.1 [MQTT-3.3.1-9], v5 [MQTT-3.3.1-12]: RETAIN is cleared on
 		// forwarded messages unless Retain As Published asks to keep it.
 		d.Retain = m.Retain && first.RetainAsPublished
-		if ok, st := s.deliverTo(first.ClientID, d, now); ok {
+		if ok, st := s.deliverTo(first.ClientID, d, now, b); ok {
 			n++
 			stored = stored || st
 		}
@@ -117,7 +118,7 @@ func (s *Server) route(m *session.Message) (n int, stored bool) {
 		if member.Identifier != 0 {
 			d.SubscriptionIDs = []uint32{member.Identifier}
 		}
-		if ok, st := s.deliverTo(member.ClientID, d, now); ok {
+		if ok, st := s.deliverTo(member.ClientID, d, now, b); ok {
 			n++
 			stored = stored || st
 		}
@@ -141,12 +142,12 @@ func cmpBool(a, b bool) int {
 // and reports whether the delivery went to the store. Whether the client
 // may receive the topic is asked when the message goes out, so a queued
 // message meets the rules in force then.
-func (s *Server) deliverTo(clientID string, d session.Delivery, now time.Time) (ok, stored bool) {
+func (s *Server) deliverTo(clientID string, d session.Delivery, now time.Time, b *flushBatch) (ok, stored bool) {
 	cs, ok := s.sessions.load(clientID)
 	if !ok {
 		return false, false
 	}
-	return true, s.deliver(cs, d, now)
+	return true, s.deliver(cs, d, now, b)
 }
 
 // redeliverShared gives a shared delivery that a leaving member never
@@ -173,7 +174,7 @@ func (s *Server) redeliverShared(d *session.Delivery, leaving string) {
 	if member.Identifier != 0 {
 		d.SubscriptionIDs = []uint32{member.Identifier}
 	}
-	s.deliverTo(member.ClientID, *d, time.Now())
+	s.deliverTo(member.ClientID, *d, time.Now(), nil)
 }
 
 // appendPublish encodes a delivery as a PUBLISH for this client into its

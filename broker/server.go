@@ -35,7 +35,9 @@ type Server struct {
 	// off, and then each connection reads on its own goroutine. idle
 	// enforces their connect timeouts and keep-alives.
 	poller *listener.Poller
-	idle   idleWheel
+	// batches are the Poller callbacks' flush batches, one per slot.
+	batches []flushBatch
+	idle    idleWheel
 
 	tree     topic.Tree
 	retained topic.Retained[*session.Message]
@@ -89,6 +91,7 @@ func New(opts Options) (*Server, error) {
 		switch {
 		case err == nil:
 			s.poller = p
+			s.batches = make([]flushBatch, p.Slots())
 		case errors.Is(err, errors.ErrUnsupported):
 		default:
 			return nil, fmt.Errorf("start the connection poller: %w", err)

@@ -236,7 +236,7 @@ func (c *conn) sendAck(t packet.Type, pid uint16) {
 	}
 	c.out = append(c.outBuf(), first, 2, byte(pid>>8), byte(pid))
 	c.ops.packetsOut.Inc()
-	c.kickLocked()
+	c.kickLocked(nil)
 }
 
 // ackPacket is the packet sendAck writes, for a traced connection.

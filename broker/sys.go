@@ -61,6 +61,6 @@ func (s *Server) sysOnce() {
 		{"$SYS/broker/publish/throttled", u(st.Throttled)},
 		{"$SYS/broker/store/refused full", u(st.StoreRefused)},
 	} {
-		s.publish(&session.Message{Topic: kv.topic, Payload: []byte(kv.value), Retain: true})
+		s.publish(&session.Message{Topic: kv.topic, Payload: []byte(kv.value), Retain: true}, nil)
 	}
 }

@@ -110,6 +110,23 @@ func (c *FDConn) Read(b []byte) (int, error) {
 func (c *FDConn) Write(b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.writeHeld(b, true)
+}
+
+// TryWrite writes as much of b as the socket takes at once, without
+// waiting for room: a short count with a nil error means the socket is
+// full, or another write is under way.
+func (c *FDConn) TryWrite(b []byte) (int, error) {
+	if !c.wmu.TryLock() {
+		return 0, nil
+	}
+	defer c.wmu.Unlock()
+	return c.writeHeld(b, false)
+}
+
+// writeHeld writes b, waiting for room if wait is set. The caller holds
+// c.wmu.
+func (c *FDConn) writeHeld(b []byte, wait bool) (int, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -117,7 +134,7 @@ func (c *FDConn) Write(b []byte) (int, error) {
 	}
 	c.writing = true
 	c.mu.Unlock()
-	n, err := c.write(b)
+	n, err := c.write(b, wait)
 	c.mu.Lock()
 	c.writing = false
 	if c.closed {
@@ -128,7 +145,7 @@ func (c *FDConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func (c *FDConn) write(b []byte) (int, error) {
+func (c *FDConn) write(b []byte, wait bool) (int, error) {
 	done := 0
 	for done < len(b) {
 		n, err := rawSend(c.fd, b[done:])
@@ -138,6 +155,8 @@ func (c *FDConn) write(b []byte) (int, error) {
 		switch {
 		case err == nil, err == unix.EINTR:
 			continue
+		case err == unix.EAGAIN && !wait:
+			return done, nil
 		case err == unix.EAGAIN:
 			var deadline time.Time
 			if d := c.deadline.Load(); d != 0 {

@@ -63,7 +63,7 @@ func TestFDConnReadsThroughThePoller(t *testing.T) {
 		t.Fatalf("Read with nothing waiting: %v, want ErrWouldBlock", err)
 	}
 	ready := make(chan struct{}, 1)
-	if err := p.Watch(c.Fd(), func() { p.Release(); ready <- struct{}{} }); err != nil {
+	if err := p.Watch(c.Fd(), func(slot int) { p.Release(slot); ready <- struct{}{} }); err != nil {
 		t.Fatal(err)
 	}
 	client.Write([]byte("hello"))
@@ -99,6 +99,34 @@ func TestFDConnWriteWaitsForRoom(t *testing.T) {
 	c.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	if n, err := c.Write(data); err != nil || n != len(data) {
 		t.Fatalf("Write: %d of %d, %v", n, len(data), err)
+	}
+	c.Close()
+	if b := <-got; !bytes.Equal(b, data) {
+		t.Fatalf("the client read %d bytes, not the %d written", len(b), len(data))
+	}
+}
+
+func TestFDConnTryWriteStopsWhenTheSocketIsFull(t *testing.T) {
+	p := newPoller(t)
+	c, client := acceptPair(t, p)
+	// The client reads nothing yet: no deadline is set, so a TryWrite
+	// that waited for room would hang the test.
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4<<20)
+	n, err := c.TryWrite(data)
+	if err != nil || n == 0 || n >= len(data) {
+		t.Fatalf("TryWrite of %d bytes to a client that reads nothing: %d, %v; want a short count and no error", len(data), n, err)
+	}
+	if m, err := c.TryWrite(data[n:]); err != nil || m != 0 {
+		t.Fatalf("TryWrite to a full socket: %d, %v; want 0 and no error", m, err)
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(client)
+		got <- b
+	}()
+	c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if m, err := c.Write(data[n:]); err != nil || m != len(data)-n {
+		t.Fatalf("Write of the rest: %d of %d, %v", m, len(data)-n, err)
 	}
 	c.Close()
 	if b := <-got; !bytes.Equal(b, data) {
@@ -185,19 +213,28 @@ func TestFDConnCloseDuringConcurrentWrites(t *testing.T) {
 // a callback releases its slot.
 func TestPollerBoundsCallbacks(t *testing.T) {
 	p := newPoller(t)
-	slots := cap(p.slots)
+	slots := p.Slots()
 	var running, most atomic.Int32
+	// held marks the slot numbers callbacks hold: no two at once.
+	held := make([]atomic.Bool, slots)
+	var shared atomic.Int32
 	gate := make(chan struct{})
 	finished := make(chan struct{}, slots+8)
 	for range slots + 8 {
 		c, client := acceptPair(t, p)
-		err := p.Watch(c.Fd(), func() {
+		err := p.Watch(c.Fd(), func(slot int) {
+			if slot < 0 || slot >= slots || held[slot].Swap(true) {
+				shared.Add(1)
+			}
 			n := running.Add(1)
 			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 			}
 			<-gate
 			running.Add(-1)
-			p.Release()
+			if slot >= 0 && slot < slots {
+				held[slot].Store(false)
+			}
+			p.Release(slot)
 			finished <- struct{}{}
 		})
 		if err != nil {
@@ -226,5 +263,8 @@ func TestPollerBoundsCallbacks(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("%d of %d callbacks ran", i, slots+8)
 		}
+	}
+	if n := shared.Load(); n > 0 {
+		t.Fatalf("%d callbacks were told a slot number out of range or held by another", n)
 	}
 }

@@ -18,8 +18,10 @@ import (
 //
 // Callbacks hold slots, of which there are a few per CPU: when all are
 // held the Poller waits for one before it starts the next callback. Each
-// callback gives its slot back with Release, once, when it returns or
-// before it waits for anything but the CPU. So when 15,000 clients hang
+// callback is told its slot's number, below Slots, which no other
+// callback holds meanwhile, so a caller may keep per-slot scratch state;
+// it gives the slot back with Release, once, when it returns or before it
+// waits for anything but the CPU. So when 15,000 clients hang
 // up at once, their callbacks run a few dozen at a time, each with its
 // stack and read buffer, instead of 15,000 at once.
 //
@@ -31,7 +33,7 @@ type Poller struct {
 	wakefd int
 
 	mu        sync.RWMutex
-	callbacks map[int32]func()
+	callbacks map[int32]func(slot int)
 
 	// wepfd is a second epoll instance for FDConn writes that wait for
 	// room; writers are the waiting writes' channels.
@@ -43,7 +45,8 @@ type Poller struct {
 	// wait for them in the runtime's own poller (see waitEvents).
 	epf, wepf *os.File
 
-	slots chan struct{}
+	// slots holds the numbers of the free slots.
+	slots chan int
 	quit  chan struct{} // closed by Close
 	done  chan struct{}
 	wdone chan struct{}
@@ -83,9 +86,12 @@ func NewPoller() (*Poller, error) {
 		}
 		return nil, fmt.Errorf("epoll for writes: %w", err)
 	}
-	p := &Poller{epfd: epfd, wakefd: wakefd, callbacks: map[int32]func(){}, done: make(chan struct{}),
-		slots: make(chan struct{}, slotsPerCPU*runtime.GOMAXPROCS(0)), quit: make(chan struct{}),
+	p := &Poller{epfd: epfd, wakefd: wakefd, callbacks: map[int32]func(int){}, done: make(chan struct{}),
+		slots: make(chan int, slotsPerCPU*runtime.GOMAXPROCS(0)), quit: make(chan struct{}),
 		wepfd: wepfd, writers: map[int32]chan struct{}{}, wdone: make(chan struct{})}
+	for i := range cap(p.slots) {
+		p.slots <- i
+	}
 	if p.epf, err = pollable(epfd, "epoll"); err == nil {
 		p.wepf, err = pollable(wepfd, "epoll for writes")
 	}
@@ -113,8 +119,9 @@ func NewPoller() (*Poller, error) {
 }
 
 // Watch arms fd: ready runs on a new goroutine when it becomes readable or
-// its peer hangs up, and must call Release once. fd must be non-blocking.
-func (p *Poller) Watch(fd int, ready func()) error {
+// its peer hangs up, holding the slot it is told, and must call Release
+// once. fd must be non-blocking.
+func (p *Poller) Watch(fd int, ready func(slot int)) error {
 	p.mu.Lock()
 	p.callbacks[int32(fd)] = ready
 	p.mu.Unlock()
@@ -128,7 +135,10 @@ func (p *Poller) Watch(fd int, ready func()) error {
 // Release gives back the slot a callback runs in. A callback calls it
 // exactly once: when it returns, or earlier, before it waits for
 // anything but the CPU (a timer, the network, another client).
-func (p *Poller) Release() { <-p.slots }
+func (p *Poller) Release(slot int) { p.slots <- slot }
+
+// Slots is how many callbacks may run at once: slot numbers are below it.
+func (p *Poller) Slots() int { return cap(p.slots) }
 
 // Rearm asks for the next notification on fd.
 func (p *Poller) Rearm(fd int) error {
@@ -215,8 +225,8 @@ func (p *Poller) loop() {
 				continue
 			}
 			select {
-			case p.slots <- struct{}{}:
-				go ready()
+			case slot := <-p.slots:
+				go ready(slot)
 			case <-p.quit:
 				return
 			}

@@ -15,10 +15,13 @@ type Poller struct{}
 func NewPoller() (*Poller, error) { return nil, errors.ErrUnsupported }
 
 // Watch is never called: NewPoller fails.
-func (p *Poller) Watch(int, func()) error { return errors.ErrUnsupported }
+func (p *Poller) Watch(int, func(int)) error { return errors.ErrUnsupported }
 
 // Release is never called: NewPoller fails.
-func (p *Poller) Release() {}
+func (p *Poller) Release(int) {}
+
+// Slots is 0: no callback runs.
+func (p *Poller) Slots() int { return 0 }
 
 // Rearm is never called: NewPoller fails.
 func (p *Poller) Rearm(int) error { return errors.ErrUnsupported }
