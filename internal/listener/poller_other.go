@@ -40,3 +40,6 @@ func (c *FDConn) Fd() int { return -1 }
 
 // Bare is never called: NewPoller fails.
 func (p *Poller) Bare(*net.TCPConn) (*FDConn, error) { return nil, errors.ErrUnsupported }
+
+// TryWrite is never called: there is no FDConn.
+func (c *FDConn) TryWrite([]byte) (int, error) { return 0, errors.ErrUnsupported }
