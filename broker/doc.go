@@ -4,20 +4,23 @@
 //
 // # Concurrency
 //
-// Each connection has one goroutine that reads and handles its packets.
-// Publishing runs on the publisher's goroutine: it matches the topic in the
+// A plain TCP connection is read by a callback of the listener's Poller
+// when data arrives; others (TLS, WebSocket) by a goroutine of their own.
+// Publishing runs on the publisher's reader: it matches the topic in the
 // subscription tree (which never waits for SUBSCRIBE, see internal/topic),
 // then hands each delivery to the subscriber's session under that session's
 // lock only, so no global lock sits on the publish path.
 //
-// Output is coalesced per connection: packets are encoded into one buffer
-// and a short-lived goroutine writes it when there is something to write,
-// taking everything that accumulated meanwhile in one system call. An idle
-// connection has no writer goroutine. A session moves messages from its
-// bounded queue into that buffer only while the in-flight window and the
-// buffer's high-water mark allow, so a slow subscriber's messages wait in
-// its own queue, under its overflow policy, and never block publishers or
-// other subscribers. Every drop is counted.
+// Output is coalesced per connection: packets are encoded into one buffer,
+// and everything that accumulated goes out in one system call. A Poller
+// callback writes, after each read's packets, the bare connections those
+// packets gave output to, its own last, as far as their sockets take it
+// at once; otherwise, and for the rest, a short-lived goroutine writes.
+// An idle connection has no writer goroutine. A session moves messages
+// from its bounded queue into that buffer only while the in-flight window
+// and the buffer's high-water mark allow, so a slow subscriber's messages
+// wait in its own queue, under its overflow policy, and never block
+// publishers or other subscribers. Every drop is counted.
 //
 // Lock order: Server.sessionsMu, then clientSession.mu, then conn.omu.
 //
