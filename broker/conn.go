@@ -451,25 +451,15 @@ func (c *conn) stopFlushing() {
 // packets share one system call.
 func (c *conn) flush() {
 	for {
-		c.omu.Lock()
-		// Held output waits, even for a flush already under way; the
-		// release starts another.
-		if !c.writable() {
-			c.stopFlushing()
+		buf, ok := c.takeOutput(true)
+		if !ok {
 			return
 		}
-		buf := c.out
-		c.out = nil
-		c.ops.bytesOut.Add(uint64(len(buf)))
-		c.omu.Unlock()
 		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		_, err := c.nc.Write(buf)
 		putBuffer(buf)
 		if err != nil {
-			c.omu.Lock()
-			c.flushing = false
-			c.omu.Unlock()
-			c.abort()
+			c.writeFailed()
 			return
 		}
 	}
@@ -481,26 +471,19 @@ func (c *conn) flush() {
 // What the socket cannot take, and what came meanwhile, a flush goroutine
 // writes.
 func (c *conn) writeNow() {
-	fc := c.nc.(*listener.FDConn)
-	c.omu.Lock()
-	if !c.writable() {
-		c.stopFlushing()
+	buf, ok := c.takeOutput(false)
+	if !ok {
 		return
 	}
-	buf := c.out
-	c.out = nil
-	c.omu.Unlock()
-	n, err := fc.TryWrite(buf)
+	n, err := c.nc.(*listener.FDConn).TryWrite(buf)
+	c.omu.Lock()
 	c.ops.bytesOut.Add(uint64(n))
 	if err != nil {
-		putBuffer(buf)
-		c.omu.Lock()
-		c.flushing = false
 		c.omu.Unlock()
-		c.abort()
+		putBuffer(buf)
+		c.writeFailed()
 		return
 	}
-	c.omu.Lock()
 	if n < len(buf) {
 		// The rest goes first, ahead of what was queued meanwhile.
 		rest := buf[:copy(buf, buf[n:])]
@@ -518,6 +501,35 @@ func (c *conn) writeNow() {
 	}
 	c.omu.Unlock()
 	go c.flush()
+}
+
+// takeOutput takes the output to write next, counted as sent if count is
+// set, or, if none may be written now, ends the write under way and
+// reports false.
+func (c *conn) takeOutput(count bool) ([]byte, bool) {
+	c.omu.Lock()
+	// Held output waits, even for a write already under way; the release
+	// starts another.
+	if !c.writable() {
+		c.stopFlushing()
+		return nil, false
+	}
+	buf := c.out
+	c.out = nil
+	if count {
+		c.ops.bytesOut.Add(uint64(len(buf)))
+	}
+	c.omu.Unlock()
+	return buf, true
+}
+
+// writeFailed ends the write under way, and the connection, after a write
+// failed.
+func (c *conn) writeFailed() {
+	c.omu.Lock()
+	c.flushing = false
+	c.omu.Unlock()
+	c.abort()
 }
 
 // disconnect sends a v5 client DISCONNECT with code and a Reason String
