@@ -30,35 +30,36 @@ func (c *conn) step(data []byte) (reply []byte, done bool, err error) {
 	c.releaseSlot() // a step may ask a server elsewhere
 	ctx, cancel := context.WithTimeout(context.Background(), c.srv.opts.ConnectTimeout)
 	defer cancel()
-	return c.rare.auth.ex.Step(ctx, data)
+	return c.enhanced().ex.Step(ctx, data)
 }
 
 // sendAuth sends AUTH with the connection's method.
 func (c *conn) sendAuth(code packet.ReasonCode, data []byte) {
 	a := &packet.Auth{ReasonCode: code}
-	a.Props.AuthMethod, a.Props.AuthData = c.rare.auth.method, data
+	a.Props.AuthMethod, a.Props.AuthData = c.enhanced().method, data
 	c.send(a)
 }
 
 // loginStep runs one step of a login exchange for CONNECT p: the client is
 // refused, asked to continue, or admitted.
 func (c *conn) loginStep(p *packet.Connect, data []byte) bool {
+	run := c.enhanced()
 	reply, done, err := c.step(data)
 	if err != nil {
-		c.rare.auth.ex, c.rare.auth.connect = nil, nil
+		run.ex, run.connect = nil, nil
 		return c.loginFailed(err, packet.NotAuthorized)
 	}
 	if done {
-		c.rare.auth.ex, c.rare.auth.connect = nil, nil
+		run.ex, run.connect = nil, nil
 		return c.login(p, reply)
 	}
-	if c.rare.auth.connect == nil {
+	if run.connect == nil {
 		// The CONNECT outlives the read buffer it was decoded from.
 		q, err := packet.Clone(p, c.v)
 		if err != nil {
 			return c.refuse(packet.ImplementationSpecificError, "cannot keep the CONNECT: "+err.Error())
 		}
-		c.rare.auth.connect = q.(*packet.Connect)
+		run.connect = q.(*packet.Connect)
 	}
 	c.sendAuth(packet.ContinueAuthentication, reply)
 	return true
@@ -82,11 +83,11 @@ func (c *conn) continueLogin(h packet.FixedHeader, body []byte) bool {
 	switch {
 	case p.ReasonCode != packet.ContinueAuthentication:
 		return c.refuse(packet.ProtocolError, "AUTH during login must continue authentication (v5 §4.12)")
-	case p.Props.AuthMethod != c.rare.auth.method:
+	case p.Props.AuthMethod != c.enhanced().method:
 		return c.refuse(packet.ProtocolError, "AUTH names another authentication method than CONNECT (v5 [MQTT-4.12.0-5])")
 	}
 	// loginStep may drop the CONNECT once it is done with it.
-	connect := c.rare.auth.connect
+	connect := c.enhanced().connect
 	return c.loginStep(connect, p.Props.AuthData)
 }
 
@@ -95,26 +96,27 @@ func (c *conn) continueLogin(h packet.FixedHeader, body []byte) bool {
 // connection with its reason code.
 func (c *conn) reauthenticate(p *packet.Auth) error {
 	s := c.srv
+	run := c.enhanced()
 	switch {
-	case c.enhanced() == nil:
+	case run == nil:
 		// v5 [MQTT-4.12.0-7]
 		return &packet.Error{Code: packet.ProtocolError, Reason: "AUTH from a client that did not log in with an authentication method (v5 [MQTT-4.12.0-7])"}
-	case p.Props.AuthMethod != c.rare.auth.method:
+	case p.Props.AuthMethod != run.method:
 		// v5 [MQTT-4.12.1-1]
 		return &packet.Error{Code: packet.ProtocolError, Reason: "re-authentication must use the method of the login (v5 [MQTT-4.12.1-1])"}
-	case p.ReasonCode == packet.ReAuthenticate && c.rare.auth.ex == nil:
-		c.rare.auth.client = c.client
-		c.rare.auth.ex = s.opts.EnhancedAuth[c.rare.auth.method].Start(&c.rare.auth.client)
-	case p.ReasonCode == packet.ContinueAuthentication && c.rare.auth.ex != nil:
+	case p.ReasonCode == packet.ReAuthenticate && run.ex == nil:
+		run.client = c.client
+		run.ex = s.opts.EnhancedAuth[run.method].Start(&run.client)
+	case p.ReasonCode == packet.ContinueAuthentication && run.ex != nil:
 	default:
 		return &packet.Error{Code: packet.ProtocolError, Reason: "AUTH with reason " + p.ReasonCode.String() + " out of order (v5 §4.12)"}
 	}
 	reply, done, err := c.step(p.Props.AuthData)
-	if err == nil && done && (c.rare.auth.client.Username != c.client.Username || c.rare.auth.client.HasUsername != c.client.HasUsername) {
+	if err == nil && done && (run.client.Username != c.client.Username || run.client.HasUsername != c.client.HasUsername) {
 		err = errors.New("re-authentication proved another identity than the login")
 	}
 	if err != nil {
-		c.rare.auth.ex = nil
+		run.ex = nil
 		s.stats.authFailures.Add(1)
 		s.log.Info("re-authentication failed", "client", c.client.ID, "username", c.client.Username,
 			"remote", c.remote(), "err", err)
@@ -129,7 +131,7 @@ func (c *conn) reauthenticate(p *packet.Auth) error {
 		c.sendAuth(packet.ContinueAuthentication, reply)
 		return nil
 	}
-	c.rare.auth.ex = nil
+	run.ex = nil
 	c.sendAuth(packet.Success, reply)
 	return nil
 }

@@ -307,15 +307,15 @@ func (s *Server) scheduleWill(cs *clientSession, msg *session.Message, due time.
 		cs.mu.Lock()
 		// A timer that fired while the session resumed or ended finds
 		// its will gone.
-		due := cs.will == w
-		if due {
+		mine := cs.will == w
+		if mine {
 			cs.will = nil
 			if cs.persistent() {
 				s.apply(cs.record(time.Now()))
 			}
 		}
 		cs.mu.Unlock()
-		if due {
+		if mine {
 			s.publishWill(w.msg)
 		}
 	})

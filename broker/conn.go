@@ -139,6 +139,22 @@ func (c *conn) enhanced() *authRun {
 	return c.rare.auth
 }
 
+// exchanging reports whether an enhanced authentication exchange is under
+// way.
+func (c *conn) exchanging() bool {
+	run := c.enhanced()
+	return run != nil && run.ex != nil
+}
+
+// inAlias is the topic the client set for its topic alias (v5).
+func (c *conn) inAlias(alias uint16) (string, bool) {
+	if c.rare == nil {
+		return "", false
+	}
+	t, ok := c.rare.inAliases[alias]
+	return t, ok
+}
+
 func newConn(s *Server, nc net.Conn, l *listenerRun) *conn {
 	c := &conn{srv: s, nc: nc, lst: l}
 	c.client.RemoteAddr = nc.RemoteAddr()
@@ -172,7 +188,7 @@ func (c *conn) frame(h packet.FixedHeader, body []byte) error {
 	if c.sess == nil {
 		var ok bool
 		switch {
-		case c.enhanced() != nil && c.rare.auth.ex != nil:
+		case c.exchanging():
 			ok = c.continueLogin(h, body)
 		case h.Type != packet.CONNECT:
 			return errNotConnect

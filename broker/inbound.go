@@ -29,11 +29,7 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 			return &packet.Error{Code: packet.TopicAliasInvalid, Reason: "Topic Alias above the maximum (v5 [MQTT-3.3.2-9])"}
 		}
 		if p.Topic == "" {
-			var t string
-			ok := false
-			if c.rare != nil {
-				t, ok = c.rare.inAliases[alias]
-			}
+			t, ok := c.inAlias(alias)
 			if !ok {
 				return &packet.Error{Code: packet.ProtocolError, Reason: "Topic Alias not set by an earlier PUBLISH (v5 §3.3.2.3.4)"}
 			}
