@@ -113,13 +113,6 @@ func (c *conn) readable(slot int) {
 		c.finish()
 		return
 	}
-	c.omu.Lock()
-	closed := c.closed
-	c.omu.Unlock()
-	if closed {
-		c.finish()
-		return
-	}
 	if !wasConnected && c.sess != nil && c.idleLimit() > 0 {
 		// CONNECT arrived: the connect timeout becomes the keep-alive.
 		c.srv.idle.schedule(c, time.Now().Add(c.idleLimit()))
