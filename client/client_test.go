@@ -69,12 +69,11 @@ func exchange(t *testing.T, addr string, v packet.Version, qos packet.QoS) {
 func TestUserPropertiesAndHandler(t *testing.T) {
 	b := brokertest.Start(t, broker.Options{})
 	got := make(chan *packet.Publish, 10)
+	echoed := make(chan error, 10)
 	var echo *client.Client
 	echo = dial(t, client.Options{Addr: b.Addr, ClientID: "echo", OnMessage: func(m *packet.Publish) {
 		// Publishing at QoS 1 from the handler must not deadlock the reader.
-		if err := echo.Publish(context.Background(), &packet.Publish{Topic: "echoed", QoS: 1, Payload: m.Payload, Props: m.Props}); err != nil {
-			t.Errorf("Publish from handler: %v", err)
-		}
+		echoed <- echo.Publish(context.Background(), &packet.Publish{Topic: "echoed", QoS: 1, Payload: m.Payload, Props: m.Props})
 	}})
 	if echo.Messages() != nil {
 		t.Error("Messages() is not nil with OnMessage set")
@@ -103,6 +102,18 @@ func TestUserPropertiesAndHandler(t *testing.T) {
 		if len(p.User) != 1 || p.User[0] != (packet.UserProperty{Key: "k", Value: "v"}) || p.ContentType != "text/plain" ||
 			p.ResponseTopic != "replies/here" || string(p.CorrelationData) != "corr" {
 			t.Fatalf("properties lost on the way: %+v", p)
+		}
+	}
+	// The listener can have an echo before the echo's PUBACK is back:
+	// wait for every Publish from the handler before the broker stops.
+	for range 5 {
+		select {
+		case err := <-echoed:
+			if err != nil {
+				t.Errorf("Publish from handler: %v", err)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("a Publish from the handler did not return in %s", waitTimeout)
 		}
 	}
 }
