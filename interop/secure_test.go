@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,6 +63,28 @@ func startSecureBroker(t *testing.T) *secureBroker {
 	return sb
 }
 
+// lockedConn is a connection paho.golang writes a packet to whole.
+// paho.golang writes a packet's header and body in separate Write calls
+// unless its connection is a sync.Locker, and its pinger sends the first
+// PINGREQ at once from a goroutine of its own: over TLS, whose Writes are
+// each a record, that PINGREQ can land between another packet's header
+// and body, which the broker rightly refuses as malformed.
+type lockedConn struct {
+	net.Conn
+	sync.Mutex
+}
+
+// dialPahoTLS dials the TLS listener, verifying it against the test's CA,
+// for a paho.golang client.
+func (sb *secureBroker) dialPahoTLS(t *testing.T) net.Conn {
+	t.Helper()
+	nc, err := tls.Dial("tcp", "localhost:"+portOf(sb.tls), &tls.Config{RootCAs: sb.ca.Pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &lockedConn{Conn: nc}
+}
+
 func portOf(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
@@ -71,10 +94,7 @@ func portOf(addr string) string {
 // connection that verifies the server against the test's CA.
 func TestPahoGolangOverTLS(t *testing.T) {
 	sb := startSecureBroker(t)
-	nc, err := tls.Dial("tcp", "localhost:"+portOf(sb.tls), &tls.Config{RootCAs: sb.ca.Pool()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc := sb.dialPahoTLS(t)
 	recv := make(chan *paho.Publish, 1)
 	c := paho.NewClient(paho.ClientConfig{Conn: nc, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 		func(pr paho.PublishReceived) (bool, error) { recv <- pr.Packet; return true, nil },
@@ -156,10 +176,7 @@ func TestBrowser(t *testing.T) {
 
 	// The test's own side is paho.golang over TLS.
 	recv := make(chan *paho.Publish, 4)
-	conn, err := tls.Dial("tcp", "localhost:"+portOf(sb.tls), &tls.Config{RootCAs: sb.ca.Pool()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := sb.dialPahoTLS(t)
 	c := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 		func(pr paho.PublishReceived) (bool, error) { recv <- pr.Packet; return true, nil },
 	}})
