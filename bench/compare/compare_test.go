@@ -65,6 +65,10 @@ func sampleResults() *results {
 	add(rateName(2000), mosquitto, fixed(2000, 1000), "")
 	add(rateName(10000), petrel, fixed(10000, 800), "")
 	add(rateName(10000), mosquitto, fixed(10000, 1000), "")
+	// The floor: its best run at the first rate; it failed at the second.
+	add(rateName(2000), floor, fixed(2000, 500), "")
+	add(rateName(2000), floor, fixed(2000, 300), "")
+	add(rateName(10000), floor, nil, "floor exited during the run")
 	add(memoryName, petrel, idle(1000, 25<<20, 2200), "")
 	add(memoryName, mosquitto, idle(1000, 8<<20, 1014), "")
 	return res
@@ -109,8 +113,17 @@ func TestEvaluate(t *testing.T) {
 	if met, missed, unjudged := e.Tally(); met != 4 || missed != 5 || unjudged != 0 {
 		t.Errorf("tally %d met, %d missed, %d unjudged; want 4, 5, 0", met, missed, unjudged)
 	}
-	if len(e.Problems) != 2 {
-		t.Fatalf("problems %q, want Mosquitto's failed run and Petrel's stall", e.Problems)
+	if len(e.Problems) != 3 {
+		t.Fatalf("problems %q, want Mosquitto's failed run, Petrel's stall and the floor's failed run", e.Problems)
+	}
+	if p := e.Problems[2]; !strings.Contains(p, "Floor, latency at 10,000/s, run 1: floor exited") {
+		t.Errorf("problem %q, want the floor's failed run", p)
+	}
+	if want := []string{"At 2,000/s the floor's p99 is 300 µs, 0.30× Mosquitto's; Petrel's is 1.33× the floor's."}; !slices.Equal(e.Floor, want) {
+		t.Errorf("floor %q, want %q", e.Floor, want)
+	}
+	if rows := e.Latency.Rows; len(rows) != 5 || rows[2][1] != floor || rows[2][4] != "300 µs" {
+		t.Errorf("latency rows %q, want Petrel's, Mosquitto's and the floor's best at 2,000/s, then the two brokers'", rows)
 	}
 	if p := e.Problems[0]; !strings.Contains(p, "Mosquitto, throughput · fan-in 4→1 · 3.1.1 · QoS 0, run 2: the broker exited") {
 		t.Errorf("problem %q, want Mosquitto's failed run", p)
@@ -236,6 +249,8 @@ func TestDocument(t *testing.T) {
 		"## Throughput",
 		"## Latency",
 		"Mosquitto's knee, the rate at which its throughput stops rising, is its rate with the publisher unthrottled (64 in flight): 20,000/s.",
+		"Floor is `bench/floor`, a relay that does no work",
+		"- At 2,000/s the floor's p99 is 300 µs",
 		"## Memory",
 		"- Mode quick.",
 		"max_queued_messages: 1000000",

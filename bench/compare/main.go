@@ -41,7 +41,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -112,9 +111,14 @@ func run() error {
 
 	h := &harness{mode: m, tmp: tmp, only: filter, launch: launcher{cpus: cpus, nice: *niceness}, progress: os.Stderr}
 	if h.petrel = *petrelBin; h.petrel == "" {
-		if h.petrel, err = buildPetrel(ctx, tmp); err != nil {
+		if h.petrel, err = build(ctx, tmp, "petrel", "./cmd/petrel"); err != nil {
 			return err
 		}
+	}
+	if bin, err := build(ctx, tmp, "floor", "./bench/floor"); err != nil {
+		fmt.Fprintf(os.Stderr, "latency without its floor: %v\n", err)
+	} else {
+		h.floor = floorServer(bin)
 	}
 	h.servers = []*server{petrelServer(h.petrel)}
 	if *mosquitto != "" {
@@ -171,11 +175,15 @@ var (
 
 // harness runs the measurements.
 type harness struct {
-	mode     mode
-	tmp      string
-	only     *regexp.Regexp
-	petrel   string
-	servers  []*server
+	mode    mode
+	tmp     string
+	only    *regexp.Regexp
+	petrel  string
+	servers []*server
+	// floor is the relay that does no work (bench/floor), measured
+	// alongside the brokers at the latency's fixed rates; nil if it could
+	// not be built.
+	floor    *server
 	launch   launcher
 	machine  machine
 	progress io.Writer
@@ -221,22 +229,23 @@ func parsePin(s string) ([]int, error) {
 	return cpus, nil
 }
 
-// buildPetrel builds cmd/petrel of the module this command is run in.
-func buildPetrel(ctx context.Context, dir string) (string, error) {
+// build builds the command pkg of the module this command is run in,
+// into dir/name.
+func build(ctx context.Context, dir, name, pkg string) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	gomod := strings.TrimSpace(string(out))
 	if err != nil || gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run this from Petrel's module (go run ./bench/compare), or give -petrel")
+		return "", fmt.Errorf("building %s: run this from Petrel's module (go run ./bench/compare)", name)
 	}
-	bin := filepath.Join(dir, "petrel")
-	fmt.Fprintln(os.Stderr, "building petrel")
+	bin := filepath.Join(dir, name)
+	fmt.Fprintln(os.Stderr, "building", name)
 	// -buildvcs=auto overrides a GOFLAGS that turns stamping off, so the
 	// report can say which commit it measured.
-	build := exec.CommandContext(ctx, "go", "build", "-buildvcs=auto", "-o", bin, "./cmd/petrel")
-	build.Dir = filepath.Dir(gomod)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return "", fmt.Errorf("building petrel: %w", err)
+	cmd := exec.CommandContext(ctx, "go", "build", "-buildvcs=auto", "-o", bin, pkg)
+	cmd.Dir = filepath.Dir(gomod)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building %s: %w", name, err)
 	}
 	return bin, nil
 }

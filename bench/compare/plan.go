@@ -163,18 +163,21 @@ func (h *harness) runAll(ctx context.Context) (*results, error) {
 		perServer++
 	}
 	h.total = perServer * len(h.servers)
+	if latency && h.floor != nil {
+		h.total += 2 * h.mode.Repeat
+	}
 	if scale {
 		h.total += 2 * h.mode.Repeat
 	}
 	fmt.Fprintf(h.progress, "%d runs, about %s\n", h.total, h.estimate(res.Cases, latency, memory, scale).Round(time.Minute))
 
 	for _, c := range res.Cases {
-		if err := h.measure(ctx, res, c.name(), c.label(), c.args(h.mode)); err != nil {
+		if err := h.measure(ctx, res, c.name(), c.label(), c.args(h.mode), h.servers); err != nil {
 			return nil, err
 		}
 	}
 	if latency {
-		if err := h.measure(ctx, res, latencyName+"/knee", "latency scenario unthrottled", latencyArgs(h.mode, 0)); err != nil {
+		if err := h.measure(ctx, res, latencyName+"/knee", "latency scenario unthrottled", latencyArgs(h.mode, 0), h.servers); err != nil {
 			return nil, err
 		}
 		res.KneeOf = h.servers[len(h.servers)-1].Name
@@ -185,9 +188,13 @@ func (h *harness) runAll(ctx context.Context) (*results, error) {
 		if res.Knee > 0 {
 			res.Rates = append(res.Rates, halfKnee(res.Knee))
 		}
+		servers := h.servers
+		if h.floor != nil {
+			servers = append(slices.Clip(servers), h.floor)
+		}
 		for _, rate := range res.Rates {
 			label := fmt.Sprintf("latency at %.0f/s", rate)
-			if err := h.measure(ctx, res, rateName(rate), label, latencyArgs(h.mode, rate)); err != nil {
+			if err := h.measure(ctx, res, rateName(rate), label, latencyArgs(h.mode, rate), servers); err != nil {
 				return nil, err
 			}
 		}
@@ -219,6 +226,9 @@ func (h *harness) estimate(cases []tcase, latency, memory, scale bool) time.Dura
 	d := time.Duration(len(cases)) * runs * (h.mode.Throughput + overhead)
 	if latency {
 		d += runs * (h.mode.Throughput + 2*h.mode.Latency + 3*overhead)
+		if h.floor != nil {
+			d += time.Duration(h.mode.Repeat) * 2 * (h.mode.Latency + overhead)
+		}
 	}
 	if memory {
 		d += time.Duration(len(h.servers)) * (h.mode.Hold + 10*time.Second)
@@ -229,12 +239,12 @@ func (h *harness) estimate(cases []tcase, latency, memory, scale bool) time.Dura
 	return d
 }
 
-// measure runs one measurement Repeat times against each server, the
-// servers taking turns to go first.
-func (h *harness) measure(ctx context.Context, res *results, name, label string, args []string) error {
+// measure runs one measurement Repeat times against each of servers,
+// the servers taking turns to go first.
+func (h *harness) measure(ctx context.Context, res *results, name, label string, args []string, servers []*server) error {
 	for i := range h.mode.Repeat {
-		for j := range h.servers {
-			s := h.servers[(i+j)%len(h.servers)]
+		for j := range servers {
+			s := servers[(i+j)%len(servers)]
 			o, err := h.once(ctx, s, args, false)
 			if err != nil {
 				return err

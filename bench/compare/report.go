@@ -193,6 +193,16 @@ func document(settings []string, m machine, e *evaluation) string {
 		w("%s's knee, the rate at which its throughput stops rising, is its rate with the publisher unthrottled (64 in flight): %s/s.\n\n",
 			e.res.KneeOf, count(e.res.Knee))
 		b.WriteString(e.Latency.markdown())
+		if len(e.Floor) > 0 {
+			w("\n%s is `bench/floor`, a relay that does no work, measured in the same runs on the broker's CPU: it passes each "+
+				"message on and acknowledges it with the system calls a C program would make, and nothing else (no sessions, "+
+				"no topic tree, no store, no collector). Its latency is the machine's own: the kernel's loopback path and the "+
+				"waking of each process's CPU, which on a virtual machine the hypervisor decides. No broker can be measured "+
+				"below it here.\n\n", floor)
+			for _, line := range e.Floor {
+				w("- %s\n", line)
+			}
+		}
 	}
 	if len(e.Scale.Rows) > 0 {
 		w("\n## Scale of state\n\nThe latency scenario at %s/s against one Petrel, empty, then while another petrel bench holds "+

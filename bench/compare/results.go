@@ -44,6 +44,9 @@ type evaluation struct {
 	Throughput, Latency, Scale, Memory table
 	// Paper is the estimate of memory at paperConnections.
 	Paper []string
+	// Floor says, for each fixed rate, how the latency floor's p99
+	// compares with the brokers'.
+	Floor []string
 	// Problems are runs that failed, lost or duplicated messages where
 	// their QoS forbids it, or stalled.
 	Problems []string
@@ -66,6 +69,8 @@ func evaluate(res *results, compared bool) *evaluation {
 const (
 	petrel    = "Petrel"
 	mosquitto = "Mosquitto"
+	// floor is the relay that does no work, measured only for latency.
+	floor = "Floor"
 )
 
 // bestThroughput is the run that delivered most a second.
@@ -193,7 +198,18 @@ func (e *evaluation) latency() {
 			v.Ratio, v.Met = times(ratio), judge(ratio <= latencyRatio, true)
 		}
 		e.Verdicts = append(e.Verdicts, v)
-		for _, o := range []*outcome{p, m} {
+		f := bestLatency(e.res.get(name, floor))
+		if f != nil && f.Report.Latency.P99 > 0 {
+			line := fmt.Sprintf("At %s the floor's p99 is %s", label, us(f.Report.Latency.P99))
+			if m != nil {
+				line += fmt.Sprintf(", %s Mosquitto's", times(f.Report.Latency.P99/m.Report.Latency.P99))
+			}
+			if p != nil {
+				line += fmt.Sprintf("; Petrel's is %s the floor's", times(p.Report.Latency.P99/f.Report.Latency.P99))
+			}
+			e.Floor = append(e.Floor, line+".")
+		}
+		for _, o := range []*outcome{p, m, f} {
 			if o == nil {
 				continue
 			}
@@ -307,7 +323,7 @@ func (e *evaluation) problems() {
 	names = append(names, memoryName)
 	labels[memoryName] = "memory"
 	for _, name := range names {
-		for _, s := range e.res.Servers {
+		for _, s := range append(e.res.Servers, floor) {
 			for i, o := range e.res.get(name, s) {
 				var what []string
 				if o.Err != "" {

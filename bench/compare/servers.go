@@ -47,6 +47,15 @@ func mosquittoServer(bin string) *server {
 	return &server{Name: "Mosquitto", Bin: bin, confName: "mosquitto.conf", conf: func(port int, _ string) string { return mosquittoConfig(port) }}
 }
 
+// floorServer is the relay that does no work: the latency any broker's
+// sits on, on this machine (see bench/floor). Its configuration file holds
+// its address.
+func floorServer(bin string) *server {
+	return &server{Name: floor, Bin: bin, confName: "floor.addr", conf: func(port int, _ string) string {
+		return fmt.Sprintf("127.0.0.1:%d\n", port)
+	}}
+}
+
 // petrelConfig is Petrel as it ships, with its default store (Pebble, in
 // a data directory), but for the queue limit both brokers share.
 func petrelConfig(port int, dir string) string {
