@@ -268,3 +268,48 @@ func TestPollerBoundsCallbacks(t *testing.T) {
 		t.Fatalf("%d callbacks were told a slot number out of range or held by another", n)
 	}
 }
+
+// TestPollerCallbackBlockedAfterReleaseHoldsUpNoOne checks that a callback
+// that gives its slot back and then blocks (as one waiting for an
+// authenticator does) keeps no other callback waiting, however many run
+// after it: the goroutines callbacks run on are reused, but not one still
+// busy with a callback that released its slot.
+func TestPollerCallbackBlockedAfterReleaseHoldsUpNoOne(t *testing.T) {
+	p := newPoller(t)
+	gate := make(chan struct{})
+	defer close(gate)
+	blocked, blocker := acceptPair(t, p)
+	if err := p.Watch(blocked.Fd(), func(slot int) {
+		p.Release(slot)
+		<-gate
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := blocker.Write([]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+
+	c, client := acceptPair(t, p)
+	ran := make(chan struct{}, 1)
+	if err := p.Watch(c.Fd(), func(slot int) {
+		var b [16]byte
+		c.Read(b[:])
+		p.Release(slot)
+		if err := p.Rearm(c.Fd()); err != nil {
+			t.Error(err)
+		}
+		ran <- struct{}{}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 * p.Slots() {
+		if _, err := client.Write([]byte{1}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ran:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("callback %d did not run while another, its slot released, was blocked", i)
+		}
+	}
+}

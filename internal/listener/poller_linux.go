@@ -12,9 +12,9 @@ import (
 // Poller tells when watched file descriptors become readable, using one
 // epoll instance and one goroutine for all of them. Each Watch or Rearm
 // arms a descriptor for one notification (EPOLLONESHOT): its callback runs
-// once, on a new goroutine, and the descriptor stays quiet until Rearm. A
-// connection is therefore handled by at most one goroutine at a time, and
-// by none while it is idle.
+// once, on another goroutine, and the descriptor stays quiet until Rearm.
+// A connection is therefore handled by at most one goroutine at a time,
+// and by none while it is idle.
 //
 // Callbacks hold slots, of which there are a few per CPU: when all are
 // held the Poller waits for one before it starts the next callback. Each
@@ -25,6 +25,13 @@ import (
 // up at once, their callbacks run a few dozen at a time, each with its
 // stack and read buffer, instead of 15,000 at once.
 //
+// A callback runs on an idle goroutine a previous callback ran on, or on
+// a new one when none is idle, and the goroutine waits for the next once
+// its callback returns, up to Slots of them: a goroutine started for each
+// callback would begin on a small stack and grow it, copying, for every
+// message a connection reads. A callback that has released its slot and
+// blocks keeps its goroutine to itself.
+//
 // Closing a descriptor removes it from the Poller; a connection to be shut
 // from elsewhere should shutdown(2) its socket, which makes it readable
 // (end of file) and so runs its callback, instead of closing it.
@@ -32,8 +39,11 @@ type Poller struct {
 	epfd   int
 	wakefd int
 
+	// callbacks are the watched descriptors' callbacks, by descriptor
+	// number: the kernel gives out the lowest free numbers, so they are
+	// dense.
 	mu        sync.RWMutex
-	callbacks map[int32]func(slot int)
+	callbacks []func(slot int)
 
 	// wepfd is a second epoll instance for FDConn writes that wait for
 	// room; writers are the waiting writes' channels.
@@ -47,9 +57,15 @@ type Poller struct {
 
 	// slots holds the numbers of the free slots.
 	slots chan int
-	quit  chan struct{} // closed by Close
-	done  chan struct{}
-	wdone chan struct{}
+	// idle are the hand-over channels of the goroutines waiting for a
+	// callback to run; closed is set, and idle emptied, when the loop
+	// ends. Both are guarded by imu.
+	imu    sync.Mutex
+	idle   []chan call
+	closed bool
+	quit   chan struct{} // closed by Close
+	done   chan struct{}
+	wdone  chan struct{}
 }
 
 // slotsPerCPU is how many callbacks run at once per CPU: enough that one
@@ -86,7 +102,7 @@ func NewPoller() (*Poller, error) {
 		}
 		return nil, fmt.Errorf("epoll for writes: %w", err)
 	}
-	p := &Poller{epfd: epfd, wakefd: wakefd, callbacks: map[int32]func(int){}, done: make(chan struct{}),
+	p := &Poller{epfd: epfd, wakefd: wakefd, done: make(chan struct{}),
 		slots: make(chan int, slotsPerCPU*runtime.GOMAXPROCS(0)), quit: make(chan struct{}),
 		wepfd: wepfd, writers: map[int32]chan struct{}{}, wdone: make(chan struct{})}
 	for i := range cap(p.slots) {
@@ -123,7 +139,10 @@ func NewPoller() (*Poller, error) {
 // once. fd must be non-blocking.
 func (p *Poller) Watch(fd int, ready func(slot int)) error {
 	p.mu.Lock()
-	p.callbacks[int32(fd)] = ready
+	if fd >= len(p.callbacks) {
+		p.callbacks = append(p.callbacks, make([]func(int), fd+1-len(p.callbacks))...)
+	}
+	p.callbacks[fd] = ready
 	p.mu.Unlock()
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)}); err != nil {
 		p.Forget(fd)
@@ -152,7 +171,9 @@ func (p *Poller) Rearm(fd int) error {
 // descriptor with the same number starts clean.
 func (p *Poller) Forget(fd int) {
 	p.mu.Lock()
-	delete(p.callbacks, int32(fd))
+	if fd < len(p.callbacks) {
+		p.callbacks[fd] = nil
+	}
 	p.mu.Unlock()
 	p.wakeWriter(fd)
 }
@@ -205,8 +226,61 @@ func waitEvents(f *os.File, evs []unix.EpollEvent) (int, error) {
 	return n, werr
 }
 
+// call is a callback and the slot it holds.
+type call struct {
+	ready func(slot int)
+	slot  int
+}
+
+// start runs c on an idle goroutine, or on a new one.
+func (p *Poller) start(c call) {
+	var w chan call
+	p.imu.Lock()
+	if n := len(p.idle); n > 0 {
+		w, p.idle = p.idle[n-1], p.idle[:n-1]
+	}
+	p.imu.Unlock()
+	if w == nil {
+		go p.work(c)
+		return
+	}
+	w <- c
+}
+
+// work runs c, then waits to run the callbacks start hands it, while the
+// Poller runs and fewer than Slots goroutines are idle.
+func (p *Poller) work(c call) {
+	var w chan call
+	for {
+		c.ready(c.slot)
+		p.imu.Lock()
+		if p.closed || len(p.idle) >= cap(p.slots) {
+			p.imu.Unlock()
+			return
+		}
+		if w == nil {
+			w = make(chan call, 1)
+		}
+		p.idle = append(p.idle, w)
+		p.imu.Unlock()
+		var ok bool
+		if c, ok = <-w; !ok {
+			return
+		}
+	}
+}
+
 func (p *Poller) loop() {
 	defer close(p.done)
+	defer func() {
+		p.imu.Lock()
+		p.closed = true
+		for _, w := range p.idle {
+			close(w)
+		}
+		p.idle = nil
+		p.imu.Unlock()
+	}()
 	evs := make([]unix.EpollEvent, 256)
 	for {
 		n, err := waitEvents(p.epf, evs)
@@ -218,15 +292,18 @@ func (p *Poller) loop() {
 			if fd == int32(p.wakefd) {
 				return
 			}
+			var ready func(int)
 			p.mu.RLock()
-			ready := p.callbacks[fd]
+			if int(fd) < len(p.callbacks) {
+				ready = p.callbacks[fd]
+			}
 			p.mu.RUnlock()
 			if ready == nil {
 				continue
 			}
 			select {
 			case slot := <-p.slots:
-				go ready(slot)
+				p.start(call{ready, slot})
 			case <-p.quit:
 				return
 			}
