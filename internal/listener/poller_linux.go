@@ -134,7 +134,7 @@ func NewPoller() (*Poller, error) {
 	return p, nil
 }
 
-// Watch arms fd: ready runs on a new goroutine when it becomes readable or
+// Watch arms fd: ready runs on another goroutine when it becomes readable or
 // its peer hangs up, holding the slot it is told, and must call Release
 // once. fd must be non-blocking.
 func (p *Poller) Watch(fd int, ready func(slot int)) error {
