@@ -208,8 +208,8 @@ func document(settings []string, m machine, e *evaluation) string {
 		w("\n## Scale of state\n\nThe latency scenario at %s/s against one Petrel, empty, then while another petrel bench holds "+
 			"the state: its connections, each subscribed to filters of its own (`state/<connection>/<n>`), and the retained messages "+
 			"they published (`state/retained/<n>`, QoS 1, acknowledged), measured %s after the state was made. The measured messages match none of it. "+
-			"The verdict compares medians: this machine's tail moves between runs by more than the state moves it.\n\n",
-			count(fixedRate), scaleSettle)
+			"The verdict compares medians, as the target is stated. %s\n\n",
+			count(fixedRate), scaleSettle, e.ScaleTail)
 		b.WriteString(e.Scale.markdown())
 	}
 	if len(e.Memory.Rows) > 0 {

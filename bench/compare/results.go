@@ -42,6 +42,9 @@ type evaluation struct {
 	// Throughput, Latency, Scale and Memory are the figures behind the
 	// verdicts.
 	Throughput, Latency, Scale, Memory table
+	// ScaleTail compares the scale measurement's p99s, which the verdict,
+	// on medians, does not.
+	ScaleTail string
 	// Paper is the estimate of memory at paperConnections.
 	Paper []string
 	// Floor says, for each fixed rate, how the latency floor's p99

@@ -146,6 +146,10 @@ func (e *evaluation) scale() {
 		v.Ratio, v.Met = times(ratio), judge(ratio <= scaleRatio, true)
 	}
 	e.Verdicts = append(e.Verdicts, v)
+	if p := empty.Report.Latency.P99; p > 0 {
+		e.ScaleTail = fmt.Sprintf("The tail is another matter: p99 %s holding the state against %s empty, %s.",
+			us(loaded.Report.Latency.P99), us(p), times(loaded.Report.Latency.P99/p))
+	}
 	e.Scale.Header = []string{"Petrel", "p50", "p90", "p99", "p99.9", "max", "samples", "broker CPU / msg", "broker RSS"}
 	for _, r := range []struct {
 		label string
